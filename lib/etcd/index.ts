@@ -1,0 +1,4 @@
+// Entry `rxjs-concurrency/etcd` (needs etcd3).
+export * from './EtcdSession.js';
+export * from './EtcdLocks.js';
+export * from './EtcdElection.js';

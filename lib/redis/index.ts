@@ -1,0 +1,4 @@
+// Entry `rxjs-concurrency/redis` (needs ioredis).
+export * from './RedisLocks.js';
+export * from './RedisRateLimiter.js';
+export * from './RedisElection.js';

@@ -1,0 +1,23 @@
+import { expect } from 'chai';
+import { map } from 'rxjs';
+import { MarbleAssertionError, createTestScheduler, marbles } from '../lib/testing/index.js';
+
+describe('rxjs-concurrency/testing', () => {
+  it(
+    'marbles() runs a body in virtual time',
+    marbles(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('-a-b|');
+      expectObservable(source.pipe(map((x) => x.toUpperCase()))).toBe('-A-B|');
+      expectSubscriptions(source.subscriptions).toBe('^---!');
+    }),
+  );
+
+  it('fails with a readable diff when marbles differ', () => {
+    const scheduler = createTestScheduler();
+    expect(() =>
+      scheduler.run(({ cold, expectObservable }) => {
+        expectObservable(cold('-a|')).toBe('-b|');
+      }),
+    ).to.throw(MarbleAssertionError, /actual: {3}1:"a" 2:complete\n {2}expected: 1:"b" 2:complete/);
+  });
+});
