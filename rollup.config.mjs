@@ -3,6 +3,7 @@
 import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
+import { demoBuilds } from './demos/rollup.demos.mjs';
 
 const input = {
   index: 'lib/index.ts',
@@ -61,4 +62,5 @@ export default [
       sourcemap: false,
     },
   },
+  ...demoBuilds,
 ];

@@ -1,1 +1,1 @@
-export {};
+export type { ConcurrencyLimit, Permit, PermitOutcome } from './ConcurrencyLimit.js';

@@ -1,0 +1,2 @@
+// Demo page bundles (owned by the demo kit); see rollup.config.mjs.
+export const demoBuilds = [];
