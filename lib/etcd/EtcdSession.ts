@@ -1,1 +1,322 @@
-export {};
+import type {
+  IDuplexStream,
+  ILeaseKeepAliveRequest,
+  ILeaseKeepAliveResponse,
+  Namespace,
+} from 'etcd3';
+import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import { BackendUnavailableError, SessionExpiredError } from '../errors.js';
+import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
+import { validateInteger, validateObject } from '../internal/validate.js';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  isLeaseNotFound,
+  toEtcdError,
+  unaryDeadline,
+} from './etcdCall.js';
+
+/** Options of {@link EtcdSession.create}. */
+export interface EtcdSessionConfig {
+  /** Lease TTL in whole seconds (integer >= 1). Default 60, as etcd's Go `concurrency.NewSession`. */
+  ttlSeconds?: number;
+  /** Deadline of each unary call the session makes (grant, revoke), in ms. Default 5000. */
+  callTimeoutMs?: number;
+  /** Clock and timers for the keepalive loop and the expiry check. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** `'alive'` while the lease is proven valid; `'lost'` once it expired or was revoked; `'closed'` after {@link EtcdSession.close}. */
+export type EtcdSessionState = 'alive' | 'lost' | 'closed';
+
+type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
+
+interface PendingKeepAlive {
+  /** Scheduler time when the keepalive was written: validity counts from here, not from the answer. */
+  sentAt: number;
+  settle?: (error?: unknown) => void;
+}
+
+/** Delay before a broken keepalive stream is reopened. */
+const REOPEN_DELAY_MS = 100;
+
+/**
+ * A lease-backed session, as etcd's Go `concurrency.Session`: grants a lease with a TTL and keeps
+ * it alive (a keepalive every TTL/3 on one gRPC stream, reopened when it breaks) until
+ * {@link close} revokes it. Everything a session owns (lock keys, election keys) is put with its
+ * lease, so etcd deletes it when the session dies.
+ *
+ * Validity is judged conservatively: each keepalive answered with TTL `t` proves the lease alive
+ * until (time the keepalive was SENT) + `t`. When that moment passes with no newer proof, or etcd
+ * answers that the lease is gone, the session is lost: {@link lost$} errors with
+ * `SessionExpiredError`, {@link done} resolves and the keepalive stops.
+ *
+ * ```
+ * keepalive:  k----k----k----k-----------x   (x: no confirmed keepalive for TTL)
+ * lost$:      ---------------------------#   SessionExpiredError
+ * ```
+ *
+ * @example
+ * const client = new Etcd3({ hosts, dialTimeout: 2000 });
+ * const session = await EtcdSession.create(client, { ttlSeconds: 10 });
+ * await client.put(`svc/${session.leaseIdHex}`).value('up').lease(session.leaseId);
+ * session.lost$.subscribe({ error: (e) => console.error('session lost', e) });
+ * await session.close(); // revokes the lease: etcd deletes svc/<lease>
+ */
+export class EtcdSession {
+  /** The lease ID as etcd3 spells it (a decimal string); pass it to `put(...).lease(id)`. */
+  readonly leaseId: string;
+  /** The lease ID in lower-case hex without padding, as etcd's Go client formats it in keys (`%x`). */
+  readonly leaseIdHex: string;
+  /** The TTL etcd granted, in seconds. */
+  readonly ttlSeconds: number;
+  /**
+   * Never emits. Errors with `SessionExpiredError` when the lease is lost (expired, revoked, or
+   * not provably alive any more); completes when the session is closed. Late subscribers get the
+   * final notification at once.
+   */
+  readonly lost$: Observable<never>;
+  /** Resolves when the session ends, whether lost or closed (Go's `Session.Done()`). Never rejects. */
+  readonly done: Promise<void>;
+
+  private currentState: EtcdSessionState = 'alive';
+  private validUntil: number;
+  private lostError: SessionExpiredError | undefined;
+  private readonly lostSubject = new Subject<never>();
+  private resolveDone!: () => void;
+  private stream: KeepAliveStream | undefined;
+  private opening = false;
+  private pending: PendingKeepAlive[] = [];
+  /** `keepAliveOnce` callers waiting for the stream to (re)open. */
+  private waitingForStream: ((error?: unknown) => void)[] = [];
+  private tick: Subscription | undefined;
+  private expiry: Subscription | undefined;
+  private reopen: Subscription | undefined;
+  private closing: Promise<void> | undefined;
+
+  /**
+   * Grants a lease and starts keeping it alive. Rejects with `BackendUnavailableError` when etcd
+   * cannot be reached within `callTimeoutMs` (and the client's `dialTimeout`).
+   */
+  static async create(client: Namespace, config?: EtcdSessionConfig): Promise<EtcdSession> {
+    const options = validateObject('config', config);
+    const ttlSeconds = validateInteger('ttlSeconds', options.ttlSeconds ?? 60, 1);
+    const callTimeoutMs = validateInteger(
+      'callTimeoutMs',
+      options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+      1,
+    );
+    const scheduler = resolveScheduler(options.scheduler);
+    const sentAt = scheduler.now();
+    let granted: { ID: string; TTL: string };
+    try {
+      granted = await client.leaseClient.leaseGrant(
+        { TTL: ttlSeconds },
+        unaryDeadline(callTimeoutMs),
+      );
+    } catch (e) {
+      throw toEtcdError(e, 'lease grant');
+    }
+    const ttl = Number(granted.TTL);
+    return new EtcdSession(client, granted.ID, ttl, sentAt + ttl * 1000, callTimeoutMs, scheduler);
+  }
+
+  private constructor(
+    private readonly client: Namespace,
+    leaseId: string,
+    ttlSeconds: number,
+    validUntil: number,
+    private readonly callTimeoutMs: number,
+    private readonly scheduler: SchedulerLike,
+  ) {
+    this.leaseId = leaseId;
+    this.leaseIdHex = BigInt(leaseId).toString(16);
+    this.ttlSeconds = ttlSeconds;
+    this.validUntil = validUntil;
+    this.done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+    this.lost$ = new Observable<never>((subscriber) => {
+      if (this.currentState === 'lost') subscriber.error(this.lostError);
+      else if (this.currentState === 'closed') subscriber.complete();
+      else return this.lostSubject.subscribe(subscriber);
+      return undefined;
+    });
+    this.scheduleExpiry();
+    this.scheduleTick();
+    this.openStream();
+  }
+
+  /** Where the session stands now. */
+  get state(): EtcdSessionState {
+    return this.currentState;
+  }
+
+  /** Scheduler time (ms) until which the lease is proven alive by the last confirmed keepalive. */
+  get expiresAt(): number {
+    return this.validUntil;
+  }
+
+  /**
+   * Sends a keepalive now and resolves once etcd confirmed it (moving {@link expiresAt} forward).
+   * Rejects with `SessionExpiredError` if the lease is gone, `BackendUnavailableError` if the
+   * keepalive stream breaks or no answer comes within `callTimeoutMs`.
+   */
+  keepAliveOnce(): Promise<void> {
+    if (this.currentState !== 'alive') return Promise.reject(this.endedError());
+    return new Promise<void>((resolve, reject) => {
+      const timer = scheduleOnce(this.scheduler, this.callTimeoutMs, () =>
+        settle(new BackendUnavailableError('etcd', 'etcd keepalive not answered in time')),
+      );
+      let settled = false;
+      const settle = (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        timer.unsubscribe();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      if (this.stream) this.send(settle);
+      else {
+        this.waitingForStream.push(settle);
+        this.openStream();
+      }
+    });
+  }
+
+  /**
+   * Stops the keepalive and revokes the lease, so etcd deletes every key put with it. Idempotent.
+   * Rejects with `BackendUnavailableError` if the revoke cannot reach etcd (the lease then simply
+   * expires after its TTL); the session is closed either way.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.revoke();
+    return this.closing;
+  }
+
+  private async revoke(): Promise<void> {
+    const wasLost = this.currentState === 'lost';
+    this.end('closed');
+    if (wasLost) return;
+    try {
+      await this.client.leaseClient.leaseRevoke(
+        { ID: this.leaseId },
+        unaryDeadline(this.callTimeoutMs),
+      );
+    } catch (e) {
+      if (!isLeaseNotFound(e)) throw toEtcdError(e, 'lease revoke');
+    }
+  }
+
+  private endedError(): SessionExpiredError {
+    return this.lostError ?? new SessionExpiredError(`etcd session ${this.leaseIdHex} is closed`);
+  }
+
+  private lose(reason: string): void {
+    if (this.currentState !== 'alive') return;
+    this.lostError = new SessionExpiredError(`etcd session ${this.leaseIdHex} lost: ${reason}`);
+    this.end('lost');
+  }
+
+  /** Tears everything down, then notifies (state first, so re-entrant callers see the end). */
+  private end(state: 'lost' | 'closed'): void {
+    if (this.currentState !== 'alive') {
+      if (state === 'closed') this.currentState = 'closed';
+      return;
+    }
+    this.currentState = state;
+    this.tick?.unsubscribe();
+    this.expiry?.unsubscribe();
+    this.reopen?.unsubscribe();
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.end();
+    const error = this.endedError();
+    const settles = [...this.pending.map((p) => p.settle), ...this.waitingForStream];
+    this.pending = [];
+    this.waitingForStream = [];
+    for (const settle of settles) settle?.(error);
+    if (state === 'lost') this.lostSubject.error(error);
+    else this.lostSubject.complete();
+    this.resolveDone();
+  }
+
+  private scheduleTick(): void {
+    const interval = Math.max(1, Math.floor((this.ttlSeconds * 1000) / 3));
+    this.tick = scheduleOnce(this.scheduler, interval, () => {
+      if (this.currentState !== 'alive') return;
+      if (this.stream) this.send();
+      else this.openStream();
+      this.scheduleTick();
+    });
+  }
+
+  private scheduleExpiry(): void {
+    this.expiry?.unsubscribe();
+    this.expiry = scheduleOnce(this.scheduler, this.validUntil - this.scheduler.now(), () => {
+      if (this.scheduler.now() >= this.validUntil) this.lose('no keepalive confirmed within TTL');
+      else this.scheduleExpiry();
+    });
+  }
+
+  private openStream(): void {
+    if (this.opening || this.stream || this.currentState !== 'alive') return;
+    this.opening = true;
+    this.client.leaseClient.leaseKeepAlive().then(
+      (stream) => {
+        this.opening = false;
+        stream.on('error', () => this.broken(stream));
+        stream.on('end', () => this.broken(stream));
+        if (this.currentState !== 'alive') {
+          stream.end();
+          return;
+        }
+        this.stream = stream;
+        stream.on('data', (res) => this.answered(stream, res));
+        const waiting = this.waitingForStream;
+        this.waitingForStream = [];
+        this.send();
+        for (const settle of waiting) this.send(settle);
+      },
+      () => {
+        this.opening = false;
+        this.scheduleReopen();
+      },
+    );
+  }
+
+  private scheduleReopen(): void {
+    if (this.currentState !== 'alive') return;
+    this.reopen?.unsubscribe();
+    this.reopen = scheduleOnce(this.scheduler, REOPEN_DELAY_MS, () => this.openStream());
+  }
+
+  private send(settle?: (error?: unknown) => void): void {
+    const stream = this.stream!;
+    this.pending.push({ sentAt: this.scheduler.now(), settle });
+    stream.write({ ID: this.leaseId });
+  }
+
+  private answered(stream: KeepAliveStream, res: ILeaseKeepAliveResponse): void {
+    if (stream !== this.stream) return;
+    const keepalive = this.pending.shift();
+    const ttl = Number(res.TTL);
+    if (ttl <= 0) {
+      this.lose('etcd reports the lease expired or revoked');
+      keepalive?.settle?.(this.endedError());
+      return;
+    }
+    if (keepalive) {
+      this.validUntil = Math.max(this.validUntil, keepalive.sentAt + ttl * 1000);
+      this.scheduleExpiry();
+      keepalive.settle?.();
+    }
+  }
+
+  private broken(stream: KeepAliveStream): void {
+    if (stream !== this.stream) return;
+    this.stream = undefined;
+    const settles = this.pending.map((p) => p.settle);
+    this.pending = [];
+    const error = new BackendUnavailableError('etcd', 'etcd keepalive stream broke');
+    for (const settle of settles) settle?.(error);
+    this.scheduleReopen();
+  }
+}
