@@ -33,7 +33,7 @@ type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResp
 interface PendingKeepAlive {
   /** Scheduler time when the keepalive was written: validity counts from here, not from the answer. */
   sentAt: number;
-  settle?: (error?: unknown) => void;
+  settle?: (error?: Error) => void;
 }
 
 /** Delay before a broken keepalive stream is reopened. */
@@ -87,7 +87,7 @@ export class EtcdSession {
   private opening = false;
   private pending: PendingKeepAlive[] = [];
   /** `keepAliveOnce` callers waiting for the stream to (re)open. */
-  private waitingForStream: ((error?: unknown) => void)[] = [];
+  private waitingForStream: ((error?: Error) => void)[] = [];
   private tick: Subscription | undefined;
   private expiry: Subscription | undefined;
   private reopen: Subscription | undefined;
@@ -166,7 +166,7 @@ export class EtcdSession {
         settle(new BackendUnavailableError('etcd', 'etcd keepalive not answered in time')),
       );
       let settled = false;
-      const settle = (error?: unknown) => {
+      const settle = (error?: Error) => {
         if (settled) return;
         settled = true;
         timer.unsubscribe();
@@ -288,7 +288,7 @@ export class EtcdSession {
     this.reopen = scheduleOnce(this.scheduler, REOPEN_DELAY_MS, () => this.openStream());
   }
 
-  private send(settle?: (error?: unknown) => void): void {
+  private send(settle?: (error?: Error) => void): void {
     const stream = this.stream!;
     this.pending.push({ sentAt: this.scheduler.now(), settle });
     stream.write({ ID: this.leaseId });

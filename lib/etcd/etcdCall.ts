@@ -28,10 +28,10 @@ export function isLeaseNotFound(e: unknown): boolean {
  * deadline and unavailable errors become a retryable {@link BackendUnavailableError}; anything
  * else is returned unchanged.
  */
-export function toEtcdError(e: unknown, what: string): unknown {
+export function toEtcdError(e: unknown, what: string): Error {
   if (isConcurrencyError(e)) return e;
   if (e instanceof Error && (isRecoverableError(e) || e instanceof ClientClosedError)) {
     return new BackendUnavailableError('etcd', `etcd ${what} failed: ${e.message}`, { cause: e });
   }
-  return e;
+  return e instanceof Error ? e : new Error(`etcd ${what} failed: ${String(e)}`);
 }

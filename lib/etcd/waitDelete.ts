@@ -27,7 +27,7 @@ export function waitDelete(
   return new Promise<void>((resolve, reject) => {
     let finished = false;
     let cancel: (() => void) | undefined;
-    const finish = (error?: unknown) => {
+    const finish = (error?: Error) => {
       if (finished) return;
       finished = true;
       signal?.removeEventListener('abort', onAbort);
