@@ -1,1 +1,12 @@
-export {};
+// Leader election: the backend contract, the in-process backend and the operators.
+// Redis and etcd backends live in the `rxjs-concurrency/redis` and `/etcd` entries.
+export type {
+  CampaignOptions,
+  Candidacy,
+  ElectionBackend,
+  Leader,
+  Leadership,
+} from './ElectionBackend.js';
+export { MemoryElection } from './MemoryElection.js';
+export { leaderChanges } from './leaderChanges.js';
+export { whileLeader } from './whileLeader.js';
