@@ -1,0 +1,119 @@
+import { BehaviorSubject, Subject, type Observable } from 'rxjs';
+import type { ConcurrencyLimit, Permit, PermitOutcome } from '../fanout/ConcurrencyLimit.js';
+import { validateInteger, validateNumber, validateObject } from '../internal/validate.js';
+
+/** Options of {@link AdaptiveLimiter}. */
+export interface AdaptiveLimiterConfig {
+  /** Starting limit, within [min, max]. */
+  initial: number;
+  /** Lowest limit, an integer >= 1. */
+  min: number;
+  /** Highest limit, an integer >= min. */
+  max: number;
+  /** Added to the limit after a success while the limit was in full use (default 1). */
+  increase?: number;
+  /** The limit is multiplied by this (and rounded down) on 'dropped', in (0, 1) (default 0.9). */
+  decreaseFactor?: number;
+}
+
+/**
+ * An AIMD (additive increase, multiplicative decrease) concurrency limit, as in TCP congestion
+ * control and Netflix's concurrency-limits `AIMDLimit`:
+ *
+ * - a permit released with 'success' raises the limit by `increase` if, when it was taken, it
+ *   filled the limit (in-flight work was at the limit: the limit was what held us back);
+ * - 'dropped' (error, timeout, refusal) multiplies the limit by `decreaseFactor`, once per
+ *   congestion event: drops of permits taken before the last decrease do not decrease again
+ *   (they were admitted under the old limit), so a burst of N failures does not shrink it N times;
+ * - 'ignored' (cancelled) changes nothing;
+ * - the limit stays within [min, max]; lowering it lets in-flight work finish and admits nothing
+ *   new until `inflight` is below it.
+ *
+ * It implements `ConcurrencyLimit`, so `fanOut(work, { concurrency: limiter })` adapts.
+ *
+ * ```
+ * outcomes:  s s s s d - s s s s s d d d s
+ * limit:     4 5 6 7 6 - 6 7 8 9 . 9 8 . . .   (increase 1, decreaseFactor 0.9, saturated)
+ * ```
+ *
+ * @example
+ * const limiter = new AdaptiveLimiter({ initial: 10, min: 1, max: 200 });
+ * requests$.pipe(fanOut((req) => callService(req), { concurrency: limiter }));
+ * limiter.limit$.subscribe((limit) => metrics.gauge('limit', limit));
+ */
+export class AdaptiveLimiter implements ConcurrencyLimit {
+  readonly min: number;
+  readonly max: number;
+  readonly increase: number;
+  readonly decreaseFactor: number;
+  private inflightCount = 0;
+  /** Bumped by every decrease; a drop counts only for permits taken in the current epoch. */
+  private epoch = 0;
+  private readonly limitSubject: BehaviorSubject<number>;
+  private readonly availableSubject = new Subject<void>();
+
+  /** The limit now, then every change. */
+  readonly limit$: Observable<number>;
+  /** Emits after every release and every raise of the limit: `tryAcquire` may succeed again. */
+  readonly available$: Observable<void> = this.availableSubject.asObservable();
+
+  constructor(config: AdaptiveLimiterConfig) {
+    const {
+      initial,
+      min,
+      max,
+      increase = 1,
+      decreaseFactor = 0.9,
+    } = validateObject('config', config);
+    this.min = validateInteger('min', min, 1);
+    this.max = validateInteger('max', max, this.min);
+    this.increase = validateInteger('increase', increase, 1);
+    this.decreaseFactor = validateNumber('decreaseFactor', decreaseFactor, {
+      min: 0,
+      exclusiveMin: true,
+      max: 1,
+    });
+    if (this.decreaseFactor === 1) throw new RangeError('decreaseFactor must be < 1, got 1');
+    this.limitSubject = new BehaviorSubject(
+      validateInteger('initial', initial, this.min, { max: this.max }),
+    );
+    this.limit$ = this.limitSubject.asObservable();
+  }
+
+  /** The current maximum number of permits out at once. */
+  get limit(): number {
+    return this.limitSubject.value;
+  }
+
+  /** Permits out now. */
+  get inflight(): number {
+    return this.inflightCount;
+  }
+
+  /** A permit, or null when `inflight >= limit`. Release it with the work's outcome. */
+  tryAcquire(): Permit | null {
+    if (this.inflightCount >= this.limit) return null;
+    this.inflightCount++;
+    const filledLimit = this.inflightCount >= this.limit;
+    const epoch = this.epoch;
+    let released = false;
+    return {
+      release: (outcome: PermitOutcome) => {
+        if (released) return;
+        released = true;
+        this.inflightCount--;
+        if (outcome === 'success' && filledLimit) this.setLimit(this.limit + this.increase);
+        else if (outcome === 'dropped' && epoch === this.epoch) {
+          this.epoch++;
+          this.setLimit(Math.floor(this.limit * this.decreaseFactor));
+        }
+        this.availableSubject.next();
+      },
+    };
+  }
+
+  private setLimit(wanted: number): void {
+    const limit = Math.min(this.max, Math.max(this.min, wanted));
+    if (limit !== this.limit) this.limitSubject.next(limit);
+  }
+}
