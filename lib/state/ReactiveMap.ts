@@ -1,0 +1,187 @@
+import { Observable, type Subscriber } from 'rxjs';
+
+/** One change to a {@link ReactiveMap}. `version` strictly increases across all changes. */
+export interface MapChange<K, V> {
+  /** `'add'`: the key was absent; `'update'`: it held another value; `'delete'`: it was removed. */
+  readonly type: 'add' | 'update' | 'delete';
+  readonly key: K;
+  /** The value after the change (`undefined` for `'delete'`). */
+  readonly value: V | undefined;
+  /** The value before the change (`undefined` for `'add'`). */
+  readonly previous: V | undefined;
+  readonly version: number;
+}
+
+interface Listener<K, V> {
+  /** Changes with a version <= this happened before the listener subscribed. */
+  readonly fromVersion: number;
+  readonly subscriber: Subscriber<MapChange<K, V>>;
+}
+
+/**
+ * Go's `sync.Map` for one thread (one page or process), observable: every mutation is applied
+ * at once and announced on `changes$`, and `watch(key)` follows one key. An operation that
+ * changes nothing (storing the value already there, deleting an absent key, a failed
+ * compare-and-swap) emits nothing and does not bump the version.
+ *
+ * Every subscriber sees every change in the same order. A subscriber that mutates the map inside
+ * its callback does not interleave: the new change is applied at once (so `load` sees it) but is
+ * delivered only after the current change has reached every subscriber (a drain loop, not
+ * recursion). Values are compared with `Object.is`.
+ *
+ * ```
+ * store('a',1)  store('a',1)  store('a',2)  delete('a')
+ * changes$: --{add a 1 v1}----------{update a 2 v2}--{delete a v3}--
+ * watch('a'): u--1-----------------2-----------------u--          (u = undefined)
+ * ```
+ *
+ * @example
+ * const prices = new ReactiveMap<string, number>();
+ * prices.watch('BTC').subscribe((p) => render(p));
+ * prices.store('BTC', 97_000);
+ * if (!prices.compareAndSwap('BTC', 97_000, 98_000)) console.log('someone else moved it');
+ */
+export class ReactiveMap<K, V> {
+  readonly #entries = new Map<K, V>();
+  readonly #listeners = new Set<Listener<K, V>>();
+  /** Changes applied but not yet delivered to every listener. */
+  readonly #pending: MapChange<K, V>[] = [];
+  #draining = false;
+  #version = 0;
+
+  /** Every change from subscription on (no replay of earlier ones). */
+  readonly changes$: Observable<MapChange<K, V>> = new Observable((subscriber) =>
+    this.#listen(subscriber),
+  );
+
+  constructor(entries?: Iterable<readonly [K, V]>) {
+    for (const [key, value] of entries ?? []) this.#entries.set(key, value);
+  }
+
+  /** The number of keys. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The version of the latest change (0 before any). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The value for `key`, or `undefined`. */
+  load(key: K): V | undefined {
+    return this.#entries.get(key);
+  }
+
+  /** Sets the value for `key`. */
+  store(key: K, value: V): void {
+    this.#set(key, value);
+  }
+
+  /** The existing value (`loaded: true`), or stores `value` and returns it (`loaded: false`). */
+  loadOrStore(key: K, value: V): { value: V; loaded: boolean } {
+    if (this.#entries.has(key)) return { value: this.#entries.get(key) as V, loaded: true };
+    this.#set(key, value);
+    return { value, loaded: false };
+  }
+
+  /** Deletes `key`, returning the value it had and whether it was present. */
+  loadAndDelete(key: K): { value: V | undefined; loaded: boolean } {
+    if (!this.#entries.has(key)) return { value: undefined, loaded: false };
+    const value = this.#entries.get(key);
+    this.#delete(key);
+    return { value, loaded: true };
+  }
+
+  /** Deletes `key` (nothing happens, and nothing is emitted, if it is absent). */
+  delete(key: K): void {
+    if (this.#entries.has(key)) this.#delete(key);
+  }
+
+  /** Stores `value` and returns the previous value and whether there was one. */
+  swap(key: K, value: V): { previous: V | undefined; loaded: boolean } {
+    const loaded = this.#entries.has(key);
+    const previous = this.#entries.get(key);
+    this.#set(key, value);
+    return { previous, loaded };
+  }
+
+  /** Stores `next` only if `key` is present and holds `old`; true when it did. */
+  compareAndSwap(key: K, old: V, next: V): boolean {
+    if (!this.#entries.has(key) || !Object.is(this.#entries.get(key), old)) return false;
+    this.#set(key, next);
+    return true;
+  }
+
+  /** Deletes `key` only if it holds `old`; true when it did. */
+  compareAndDelete(key: K, old: V): boolean {
+    if (!this.#entries.has(key) || !Object.is(this.#entries.get(key), old)) return false;
+    this.#delete(key);
+    return true;
+  }
+
+  /**
+   * Calls `fn` for each entry in insertion order until it returns `false` (as Go's Range).
+   * Mutations made by `fn` follow `Map` iteration rules (added keys are visited, deleted not).
+   */
+  range(fn: (key: K, value: V) => boolean | void): void {
+    for (const [key, value] of this.#entries) if (fn(key, value) === false) return;
+  }
+
+  /**
+   * The current value of `key` at subscription, then its value after each change to it
+   * (`undefined` once deleted).
+   */
+  watch(key: K): Observable<V | undefined> {
+    return new Observable<V | undefined>((subscriber) => {
+      const changes = new Observable<MapChange<K, V>>((inner) => this.#listen(inner));
+      // The listener starts at the current version, so the value emitted first and the
+      // changes that follow never overlap, even when subscribing inside a drain.
+      subscriber.next(this.#entries.get(key));
+      return changes.subscribe({
+        next: (change) => {
+          if (Object.is(change.key, key)) subscriber.next(change.value);
+        },
+      });
+    });
+  }
+
+  #listen(subscriber: Subscriber<MapChange<K, V>>): () => void {
+    const listener: Listener<K, V> = { fromVersion: this.#version, subscriber };
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #set(key: K, value: V): void {
+    const had = this.#entries.has(key);
+    const previous = this.#entries.get(key);
+    if (had && Object.is(previous, value)) return;
+    this.#entries.set(key, value);
+    this.#publish(had ? 'update' : 'add', key, value, previous);
+  }
+
+  #delete(key: K): void {
+    const previous = this.#entries.get(key);
+    this.#entries.delete(key);
+    this.#publish('delete', key, undefined, previous);
+  }
+
+  #publish(type: MapChange<K, V>['type'], key: K, value: V | undefined, previous: V | undefined) {
+    this.#pending.push({ type, key, value, previous, version: ++this.#version });
+    if (this.#draining) return; // a subscriber mutated the map: delivered after the current one
+    this.#draining = true;
+    try {
+      for (let i = 0; i < this.#pending.length; i++) {
+        const next = this.#pending[i];
+        for (const listener of [...this.#listeners]) {
+          if (next.version > listener.fromVersion && this.#listeners.has(listener)) {
+            listener.subscriber.next(next);
+          }
+        }
+      }
+    } finally {
+      this.#pending.length = 0;
+      this.#draining = false;
+    }
+  }
+}
