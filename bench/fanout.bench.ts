@@ -1,36 +1,123 @@
-/** Fan-out throughput: the RxJS baseline (map, mergeMap) that fanOut is measured against. */
-import { from, lastValueFrom, map, mergeMap, of, range } from 'rxjs';
-import { formatRate, scaled, table, throughput, writeSection } from './lib/harness.js';
+/**
+ * Fan-out throughput: the RxJS baseline (map, mergeMap), then `fanOut` against its peers on the
+ * same inputs in the same process: unordered vs `mergeMap(f, 8)`, ordered vs rxjs-etc's
+ * `concatMapEager(f, 8)` and vs unordered `mergeMap(f, 8)`.
+ */
+import { from, lastValueFrom, map, merge, mergeMap, of, range, type Observable } from 'rxjs';
+// The ESM build, so it shares our rxjs instance (its `operators` entry loads the CJS build).
+import { concatMapEager } from 'rxjs-etc/dist/esm/operators/concatMapEager.js';
+import { fanIn } from '../lib/fanout/fanIn.js';
+import { fanOut } from '../lib/fanout/fanOut.js';
+import { formatRate, ratio, scaled, table, throughput, writeSection } from './lib/harness.js';
 
 const syncItems = scaled(200_000);
 const promiseItems = scaled(50_000);
 
-const drain = (source: ReturnType<typeof range>) =>
-  lastValueFrom(source, { defaultValue: undefined });
+const drain = (source: Observable<unknown>) => lastValueFrom(source, { defaultValue: undefined });
+const square = (x: number) => of(x * x);
+const squareLater = (x: number) => Promise.resolve(x * x);
+const squareLaterFrom = (x: number) => from(Promise.resolve(x * x));
 
-const rows: string[][] = [];
-rows.push([
-  '`map` alone (sync)',
-  formatRate(await throughput(syncItems, () => drain(range(0, syncItems).pipe(map((x) => x * x))))),
-]);
-rows.push([
-  '`mergeMap(f, 8)`, sync `of(x*x)` inners',
-  formatRate(
-    await throughput(syncItems, () =>
-      drain(range(0, syncItems).pipe(mergeMap((x) => of(x * x), 8))),
-    ),
-  ),
-]);
-rows.push([
-  '`mergeMap(f, 8)`, promise inners',
-  formatRate(
-    await throughput(promiseItems, () =>
-      drain(range(0, promiseItems).pipe(mergeMap((x) => from(Promise.resolve(x * x)), 8))),
-    ),
-  ),
-]);
+const rate = (items: number, source: () => Observable<unknown>) =>
+  throughput(items, () => drain(source()));
+
+// Baseline rows: what RxJS alone does on this machine.
+const mapRate = await rate(syncItems, () => range(0, syncItems).pipe(map((x) => x * x)));
+const mergeSync = await rate(syncItems, () => range(0, syncItems).pipe(mergeMap(square, 8)));
+const mergePromise = await rate(promiseItems, () =>
+  range(0, promiseItems).pipe(mergeMap(squareLaterFrom, 8)),
+);
+const baseline = [
+  ['`map` alone (sync)', formatRate(mapRate)],
+  ['`mergeMap(f, 8)`, sync `of(x*x)` inners', formatRate(mergeSync)],
+  ['`mergeMap(f, 8)`, promise inners', formatRate(mergePromise)],
+];
+
+// fanOut against its peers.
+const comparisons: string[][] = [];
+async function compare(
+  label: string,
+  items: number,
+  ours: () => Observable<unknown>,
+  peer: string,
+  theirs: () => Observable<unknown>,
+): Promise<void> {
+  const oursRate = await rate(items, ours);
+  const theirsRate = await rate(items, theirs);
+  comparisons.push([
+    label,
+    formatRate(oursRate),
+    peer,
+    formatRate(theirsRate),
+    ratio(oursRate, theirsRate),
+  ]);
+}
+
+const syncSource = () => range(0, syncItems);
+const promiseSource = () => range(0, promiseItems);
+
+await compare(
+  'unordered, 200k sync `of(x*x)` inners',
+  syncItems,
+  () => syncSource().pipe(fanOut(square, 8)),
+  '`mergeMap(f, 8)`',
+  () => syncSource().pipe(mergeMap(square, 8)),
+);
+await compare(
+  'unordered, 50k promise inners',
+  promiseItems,
+  () => promiseSource().pipe(fanOut(squareLater, 8)),
+  '`mergeMap(f, 8)` (`from(promise)`)',
+  () => promiseSource().pipe(mergeMap(squareLaterFrom, 8)),
+);
+await compare(
+  'ordered, 200k sync `of(x*x)` inners',
+  syncItems,
+  () => syncSource().pipe(fanOut(square, { concurrency: 8, ordered: true })),
+  'rxjs-etc `concatMapEager(f, 8)`',
+  () => syncSource().pipe(concatMapEager(square, 8)),
+);
+await compare(
+  'ordered, 50k promise inners',
+  promiseItems,
+  () => promiseSource().pipe(fanOut(squareLater, { concurrency: 8, ordered: true })),
+  'rxjs-etc `concatMapEager(f, 8)`',
+  () => promiseSource().pipe(concatMapEager(squareLaterFrom, 8)),
+);
+await compare(
+  'ordered, 200k sync `of(x*x)` inners',
+  syncItems,
+  () => syncSource().pipe(fanOut(square, { concurrency: 8, ordered: true })),
+  'unordered `mergeMap(f, 8)`',
+  () => syncSource().pipe(mergeMap(square, 8)),
+);
+await compare(
+  'ordered, 50k promise inners',
+  promiseItems,
+  () => promiseSource().pipe(fanOut(squareLater, { concurrency: 8, ordered: true })),
+  'unordered `mergeMap(f, 8)` (`from(promise)`)',
+  () => promiseSource().pipe(mergeMap(squareLaterFrom, 8)),
+);
+const sources = 8;
+await compare(
+  `\`fanIn\` of ${sources} sync ranges`,
+  syncItems,
+  () => fanIn(...Array.from({ length: sources }, () => range(0, Math.ceil(syncItems / sources)))),
+  '`merge`',
+  () => merge(...Array.from({ length: sources }, () => range(0, Math.ceil(syncItems / sources)))),
+);
 
 writeSection(
   'fanout',
-  `## Fan-out / fan-in\n\nItems per second, median of 3 runs.\n\n${table(['case', 'items/s'], rows)}`,
+  [
+    '## Fan-out / fan-in',
+    '',
+    'Items per second, median of 3 runs after a warm-up, all in one process.',
+    '',
+    table(['case', 'items/s'], baseline),
+    '',
+    'ratio = fanOut ÷ peer (above 1.00x: fanOut is faster).',
+    '',
+    table(['case', 'fanOut', 'peer', 'peer items/s', 'ratio'], comparisons),
+  ].join('\n'),
 );

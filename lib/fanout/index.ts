@@ -1,1 +1,4 @@
 export type { ConcurrencyLimit, Permit, PermitOutcome } from './ConcurrencyLimit.js';
+export { fanOut } from './fanOut.js';
+export type { FanOutConfig, FanOutErrors, FanOutOverflow } from './fanOut.js';
+export { fanIn } from './fanIn.js';

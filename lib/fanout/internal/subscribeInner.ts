@@ -1,0 +1,31 @@
+import { from, Observable, type ObservableInput, type Observer, type Subscription } from 'rxjs';
+
+/** What `subscribeInner` needs: an observer that is also the subscription it feeds. */
+export type InnerSink<R> = Observer<R> & Subscription;
+
+/**
+ * Subscribes `sink` to the result of a `work` call with as little per-inner allocation as RxJS
+ * allows. `sink` is a `Subscription` with `next`/`error`/`complete`, which RxJS accepts as a
+ * subscriber as is (no `SafeSubscriber` wrapper); arrays are replayed in a loop and promises
+ * (native ones) are followed with `then` directly instead of through `from()`. Anything else goes through
+ * `from()`, so the semantics are exactly `mergeMap`'s `innerFrom`.
+ */
+export function subscribeInner<R>(input: ObservableInput<R>, sink: InnerSink<R>): void {
+  if (input instanceof Observable) {
+    (input).subscribe(sink);
+  } else if (Array.isArray(input)) {
+    const values = input as readonly R[];
+    for (let i = 0; i < values.length && !sink.closed; i++) sink.next(values[i]);
+    sink.complete();
+  } else if (input instanceof Promise) {
+    (input as Promise<R>).then(
+      (value) => {
+        sink.next(value);
+        sink.complete();
+      },
+      (error: unknown) => sink.error(error),
+    );
+  } else {
+    from(input).subscribe(sink);
+  }
+}
