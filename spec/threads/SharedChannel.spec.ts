@@ -2,8 +2,11 @@ import { expect } from 'chai';
 import { Worker } from 'node:worker_threads';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { SharedChannel } from '../../lib/threads/index.js';
+import { tsWorker } from './tsWorker.js';
 
-const producerScript = new URL('../fixtures/workers/channel-producer.mjs', import.meta.url);
+const producerScript = tsWorker(
+  new URL('../fixtures/workers/channel-producer.ts', import.meta.url),
+);
 
 describe('SharedChannel', () => {
   it('validates its options', () => {
