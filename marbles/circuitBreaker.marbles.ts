@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import {
   Observable,
   catchError,
-  map,
   mergeMap,
   of,
   take,
