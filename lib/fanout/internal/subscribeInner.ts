@@ -12,7 +12,7 @@ export type InnerSink<R> = Observer<R> & Subscription;
  */
 export function subscribeInner<R>(input: ObservableInput<R>, sink: InnerSink<R>): void {
   if (input instanceof Observable) {
-    (input).subscribe(sink);
+    input.subscribe(sink);
   } else if (Array.isArray(input)) {
     const values = input as readonly R[];
     for (let i = 0; i < values.length && !sink.closed; i++) sink.next(values[i]);
