@@ -208,12 +208,16 @@ export function electionConformance(label: string, open: () => Promise<Conforman
 
     it('proclaim updates the value for observers; a follower gets NotLeaderError', async () => {
       const observer = watch();
-      const leader = join('leader');
-      const follower = join('follower');
-      await settledLeader();
+      join('a');
+      join('b');
+      const leader = await settledLeader();
+      const follower = campaigners.find((c) => c !== leader)!;
       await eventually('follower state', () => follower.latest);
-      await leader.latest!.proclaim('leader:busy');
-      await eventually('proclaimed value', () => observer.latest?.value === 'leader:busy');
+      await leader.latest!.proclaim(`${leader.candidate}:busy`);
+      await eventually(
+        'proclaimed value',
+        () => observer.latest?.value === `${leader.candidate}:busy`,
+      );
       expect(observer.latest!.term).to.equal(leader.latest!.term);
       const refused = await follower.latest!.proclaim('usurper').then(
         () => undefined,

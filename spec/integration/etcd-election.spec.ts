@@ -1,0 +1,175 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Etcd3 } from 'etcd3';
+import { EtcdElection } from '../../lib/etcd/index.js';
+import { Campaigner, electionConformance, eventually, Observer } from '../election/conformance.js';
+import { sharedEtcd, startEtcdCluster, type EtcdCluster } from '../support/servers.js';
+
+const prefix = `rxc-test-election-${process.pid}/`;
+
+/** Server-side watchers, summed over the members (etcd's own gauge). */
+async function watcherCount(endpoints: string[]): Promise<number> {
+  let total = 0;
+  for (const endpoint of endpoints) {
+    const text = await fetch(`${endpoint}/metrics`).then((r) => r.text());
+    const line = text.split('\n').find((l) => l.startsWith('etcd_debugging_mvcc_watcher_total '));
+    total += Number(line?.split(' ')[1] ?? 0);
+  }
+  return total;
+}
+
+async function etcdTarget(endpoints: string[]) {
+  const client = new Etcd3({ hosts: endpoints, dialTimeout: 1000 });
+  const baseline = {
+    watchers: await watcherCount(endpoints),
+    leases: (await client.leaseClient.leaseLeases({})).leases.length,
+  };
+  return {
+    backend: new EtcdElection(client, { prefix, ttlSeconds: 2, callTimeoutMs: 2000 }),
+    ttlMs: 2000,
+    residue: async (name: string) => {
+      const keys = await client.getAll().prefix(`${prefix}${name}/`).keys();
+      const watchers = (await watcherCount(endpoints)) - baseline.watchers;
+      const leases = (await client.leaseClient.leaseLeases({})).leases.length - baseline.leases;
+      return [
+        ...keys,
+        ...(watchers > 0 ? [`${watchers} watchers`] : []),
+        ...(leases > 0 ? [`${leases} leases`] : []),
+      ];
+    },
+    close: async () => client.close(),
+  };
+}
+
+electionConformance('etcd (1 member)', async () => etcdTarget((await sharedEtcd()).endpoints));
+
+let cluster: EtcdCluster | undefined;
+electionConformance('etcd (3 members)', async () => {
+  cluster = await startEtcdCluster(3);
+  const target = await etcdTarget(cluster.endpoints);
+  return {
+    ...target,
+    close: async () => {
+      await target.close();
+      await cluster?.stop();
+    },
+  };
+});
+
+/** Runs `etcdctl <args>` against `endpoints`, collecting its stdout lines. */
+function etcdctl(endpoints: string[], args: string[]) {
+  const child: ChildProcess = spawn('etcdctl', ['--endpoints', endpoints.join(','), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let partial = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    lines,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+describe('EtcdElection (real etcd)', function () {
+  this.timeout(30_000);
+  let client: Etcd3;
+  let endpoints: string[];
+  let election: EtcdElection;
+  before(async () => {
+    endpoints = (await sharedEtcd()).endpoints;
+    client = new Etcd3({ hosts: endpoints, dialTimeout: 1000 });
+    election = new EtcdElection(client, { ttlSeconds: 2 });
+  });
+  after(() => client.close());
+
+  it("uses etcd's election layout: <prefix><name>/<lease id hex> = value, term = create revision", async () => {
+    const scoped = new EtcdElection(client, { prefix, ttlSeconds: 2 });
+    const c = new Campaigner(scoped, 'layout', 'node-a', 2000);
+    await eventually('leads', () => c.leads);
+    const res = await client.getAll().prefix(`${prefix}layout/`).exec();
+    expect(res.kvs).to.have.length(1);
+    const [kv] = res.kvs;
+    expect(kv.key.toString()).to.equal(c.latest!.id);
+    expect(kv.key.toString()).to.equal(`${prefix}layout/${BigInt(kv.lease).toString(16)}`);
+    expect(kv.value.toString()).to.equal('node-a');
+    expect(BigInt(kv.create_revision)).to.equal(c.latest!.term);
+    c.resign();
+    await eventually(
+      'key deleted',
+      async () => (await client.getAll().prefix(`${prefix}layout/`).count()) === 0,
+    );
+  });
+
+  it('follows `etcdctl elect`: observes its leadership, waits for it, takes over when it resigns', async () => {
+    const name = `interop-in-${process.pid}`;
+    const theirs = etcdctl(endpoints, ['elect', name, 'from-etcdctl']);
+    try {
+      await eventually('etcdctl elected', () => theirs.lines.length >= 2);
+      expect(theirs.lines[0]).to.match(new RegExp(`^${name}/[0-9a-f]+$`));
+      const observer = new Observer(election, name);
+      await eventually('observed', () => observer.latest?.value === 'from-etcdctl');
+      expect(observer.latest!.id).to.equal(theirs.lines[0]);
+      const ours = new Campaigner(election, name, 'from-rxjs', 2000);
+      await eventually('ours waits', () => ours.latest);
+      expect(ours.leads).to.equal(false);
+      await theirs.stop(); // etcdctl resigns on SIGTERM
+      await eventually('ours leads', () => ours.leads);
+      await eventually('observed ours', () => observer.latest?.value === 'from-rxjs');
+      expect(observer.latest!.term).to.equal(ours.latest!.term);
+      ours.resign();
+      await eventually('none', () => observer.latest === null);
+      observer.stop();
+    } finally {
+      await theirs.stop();
+    }
+  });
+
+  it('is followed by `etcdctl elect -l` and `etcdctl elect`: they see our leader, proclaim and hand-over', async () => {
+    const name = `interop-out-${process.pid}`;
+    const ours = new Campaigner(election, name, 'from-rxjs', 2000);
+    await eventually('ours leads', () => ours.leads);
+    const listener = etcdctl(endpoints, ['elect', '-l', name]);
+    const theirs = etcdctl(endpoints, ['elect', name, 'from-etcdctl']);
+    try {
+      await eventually('etcdctl -l sees ours', () => listener.lines.includes('from-rxjs'));
+      expect(listener.lines).to.include(ours.latest!.id);
+      await ours.latest!.proclaim('proclaimed');
+      await eventually('etcdctl -l sees the proclaimed value', () =>
+        listener.lines.includes('proclaimed'),
+      );
+      expect(theirs.lines).to.deep.equal([]); // still waiting behind our key
+      ours.resign();
+      await eventually('etcdctl elected', () => theirs.lines.includes('from-etcdctl'));
+      await eventually('etcdctl -l sees it', () => listener.lines.at(-1) === 'from-etcdctl');
+    } finally {
+      ours.resign();
+      await Promise.all([listener.stop(), theirs.stop()]);
+    }
+  });
+
+  it('reports the loss at once when its key is deleted behind its back, and runs again with a higher term', async () => {
+    const name = `deleted-${process.pid}`;
+    const c = new Campaigner(election, name, 'node-a', 2000);
+    await eventually('leads', () => c.leads);
+    const first = c.latest!;
+    await client.delete().key(first.id);
+    await eventually('loss reported', () => c.history.some((h, i) => i > 0 && !h.isLeader));
+    await eventually('leads again', () => c.leads && c.latest!.term > first.term);
+    c.resign();
+  });
+
+  it('validates its options when created', () => {
+    expect(() => new EtcdElection({} as Etcd3)).to.throw(TypeError, 'client');
+    expect(() => new EtcdElection(client, { ttlSeconds: 0 })).to.throw(RangeError, 'ttlSeconds');
+    expect(() => election.campaign('', 'x')).to.throw(RangeError, 'name');
+    expect(() => election.campaign('n', 'x', { ttlMs: 0 })).to.throw(RangeError, 'ttlMs');
+  });
+});
