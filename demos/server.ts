@@ -101,7 +101,12 @@ async function discoverModules(root: string): Promise<Record<string, DemoServerM
     if (!entry.isDirectory() || !namePattern.test(entry.name)) continue;
     const file = join(root, entry.name, 'server.ts');
     if (!existsSync(file)) continue;
-    modules[entry.name] = (await import(pathToFileURL(file).href)) as DemoServerModule;
+    try {
+      modules[entry.name] = (await import(pathToFileURL(file).href)) as DemoServerModule;
+    } catch (err) {
+      // One broken page must not take the others down: report it, serve the rest.
+      console.error(`demo server: skipping ${entry.name}/server.ts:`, err);
+    }
   }
   return modules;
 }

@@ -89,9 +89,12 @@ function describe(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (value instanceof Error) return `${value.name}: ${value.message}`;
   try {
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+    const json = JSON.stringify(value, (_k, v: unknown) =>
+      typeof v === 'bigint' ? String(v) : v,
+    ) as string | undefined;
+    return json ?? typeof value;
   } catch {
-    return String(value);
+    return Object.prototype.toString.call(value); // e.g. a circular object
   }
 }
 
@@ -193,7 +196,7 @@ export class MarbleDiagram {
     lane = {
       name,
       index,
-      color: palette[index % palette.length]!,
+      color: palette[index % palette.length],
       marks: [],
       group,
       baseline,
@@ -368,8 +371,8 @@ export class MarbleDiagram {
     const oldest = now - this.windowMs - 1000;
     for (const lane of this.lanes.values()) {
       let gone = 0;
-      while (gone < lane.marks.length && lane.marks[gone]!.at < oldest)
-        lane.marks[gone++]!.element.remove();
+      while (gone < lane.marks.length && lane.marks[gone].at < oldest)
+        lane.marks[gone++].element.remove();
       if (gone > 0) lane.marks.splice(0, gone);
     }
     this.frame = requestAnimationFrame(this.tick);
