@@ -1,1 +1,4 @@
 export * from './SharedChannel.js';
+export { exposeWorker } from './exposeWorker.js';
+export { threadPool } from './threadPool.js';
+export type { ThreadPool, ThreadPoolConfig, ThreadPoolMapConfig } from './threadPool.js';

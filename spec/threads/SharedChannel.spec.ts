@@ -18,9 +18,9 @@ describe('SharedChannel', () => {
       RangeError,
       /type must be one of 'int32', 'float64', got "int8"/,
     );
-    expect(() => SharedChannel.attach(new ArrayBuffer(64) as SharedArrayBuffer)).to.throw(
-      TypeError,
-    );
+    expect(() =>
+      SharedChannel.attach(new ArrayBuffer(64) as unknown as SharedArrayBuffer),
+    ).to.throw(TypeError);
   });
 
   it('offer returns false when full, true again once the consumer read', async () => {

@@ -1,0 +1,74 @@
+import { validateFunction } from '../internal/validate.js';
+import { workerPort, type WorkerPort } from './platform.js';
+import { serializeError, transferablesOf, type ToWorker } from './protocol.js';
+
+let exposed = false;
+
+/**
+ * Worker side of {@link threadPool}: call it once at the top of the worker script with the work
+ * function (sync or async). Items run one at a time in arrival order; at most the pool's
+ * `queueDepth` wait here, and a waiting item the pool cancels is dropped without running.
+ * ArrayBuffers in the result (the result itself, or an array item / own property of it) are
+ * transferred back, not copied. An error thrown or rejected by `fn` errors only its item.
+ *
+ * ```
+ * pool input:  --a------b------c--|
+ * worker fn:     [fn(a)] [fn(b)] [fn(c)]
+ * pool output: ---------A------B------C|
+ * ```
+ *
+ * @example
+ * // square.worker.js
+ * import { exposeWorker } from 'rxjs-concurrency';
+ * exposeWorker((n) => n * n);
+ */
+export function exposeWorker<T, R>(fn: (value: T) => R | PromiseLike<R>): void {
+  validateFunction('fn', fn);
+  if (exposed) throw new Error('exposeWorker may be called once per worker');
+  const port = workerPort();
+  exposed = true;
+  serve(port, fn as (value: unknown) => unknown);
+}
+
+/** The worker loop over a port; also used by the in-process platform of the marble specs. */
+export function serve(port: WorkerPort, fn: (value: unknown) => unknown): void {
+  const waiting = new Map<number, unknown>(); // insertion order = arrival order
+  let running = false;
+  let scheduled = false;
+
+  const schedule = () => {
+    if (running || scheduled || waiting.size === 0) return;
+    scheduled = true;
+    port.defer(() => void runNext());
+  };
+
+  const runNext = async () => {
+    scheduled = false;
+    const next = waiting.entries().next();
+    if (next.done) return;
+    const [id, value] = next.value;
+    waiting.delete(id);
+    running = true;
+    try {
+      const result = await fn(value);
+      try {
+        port.post({ t: 'done', id, value: result }, transferablesOf(result));
+      } catch (e) {
+        port.post({ t: 'fail', id, error: serializeError(e) }, []); // e.g. DataCloneError
+      }
+    } catch (e) {
+      port.post({ t: 'fail', id, error: serializeError(e) }, []);
+    }
+    running = false;
+    schedule(); // deferred, so cancellations that arrived meanwhile are seen first
+  };
+
+  port.listen((message: ToWorker) => {
+    if (message.t === 'run') {
+      waiting.set(message.id, message.value);
+      schedule();
+    } else if (waiting.delete(message.id)) {
+      port.post({ t: 'dropped', id: message.id }, []);
+    }
+  });
+}
