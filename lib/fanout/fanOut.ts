@@ -62,12 +62,12 @@ const ERROR_MODES: readonly FanOutErrors[] = ['fail-fast', 'collect'];
  * collected instead of failing fast.
  *
  * ```
- * source:            --a--b--c----|
- * work(a):             ----A|
- * work(b):                ----B|
- * work(c), after A:           ---C|     (concurrency 2)
- * fanOut(work, 2):   ------A--B---C|
- * ordered, work(b) quicker than work(a): output stays A then B
+ * source:            ab-c|
+ * work(a):           ----1|
+ * work(b):            --2--3|
+ * work(c):                --4|     starts when work(a) completes (concurrency 2)
+ * fanOut(work, 2):   ---21-34|
+ * ordered: true      ----12-(34|)  b's 2 is held until a's 1 is out
  * ```
  *
  * @example
