@@ -40,10 +40,10 @@ describe('withLock (marbles, MemoryLocks)', () => {
       const last = cold('z|');
       expectObservable(failing.pipe(withLock(locks, 'k'))).toBe('-#');
       expectObservable(endless.pipe(withLock(locks, 'k')), '-^---!').toBe('--x-x');
-      expectObservable(last.pipe(withLock(locks, 'k')), '--^').toBe('-----(z|)');
+      expectObservable(last.pipe(withLock(locks, 'k')), '--^').toBe('-----z|');
       expectSubscriptions(failing.subscriptions).toBe('^!');
       expectSubscriptions(endless.subscriptions).toBe('-^---!');
-      expectSubscriptions(last.subscriptions).toBe('-----(^!)');
+      expectSubscriptions(last.subscriptions).toBe('-----^!');
     }),
   );
 });
