@@ -1,14 +1,5 @@
 import { expect } from 'chai';
-import {
-  Observable,
-  catchError,
-  mergeMap,
-  of,
-  take,
-  takeUntil,
-  throwError,
-  timer,
-} from 'rxjs';
+import { Observable, catchError, mergeMap, of, take, takeUntil, throwError, timer } from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
 import { createTestScheduler } from '../lib/testing/index.js';
 import { isBrokenCircuitError } from '../lib/errors.js';

@@ -405,24 +405,30 @@ export class CircuitBreaker {
     }
   }
 
-  /** Applies the timed transitions that are due. */
+  /**
+   * Applies the timed transitions that are due, each at its due time, so the state is the same
+   * whether a timer (state$ observed) or a later call discovers them.
+   */
   private refresh(): void {
     const s = this.s;
-    if (s.kind === 'open') {
-      if (this.scheduler.now() >= s.halfOpenAt) {
-        this.enter({ kind: 'half-open', trials: 0, successes: 0, deadline: Infinity });
-      }
-    } else if (s.kind === 'half-open' && this.scheduler.now() >= s.deadline) {
-      this.open();
+    if (s.kind !== 'open' && s.kind !== 'half-open') return;
+    const now = this.scheduler.now();
+    if (s.kind === 'half-open') {
+      if (now < s.deadline) return;
+      this.open(s.deadline);
+    }
+    const opened = this.s;
+    if (opened.kind === 'open' && now >= opened.halfOpenAt) {
+      this.enter({ kind: 'half-open', trials: 0, successes: 0, deadline: Infinity });
     }
   }
 
-  private open(): void {
+  private open(at = this.scheduler.now()): void {
     const openMs = this.openMs(++this.openings);
     validateNumber('openMs(openings)', openMs, { min: 0 });
     this.consecutive = 0;
     this.window?.clear();
-    this.enter({ kind: 'open', halfOpenAt: this.scheduler.now() + openMs });
+    this.enter({ kind: 'open', halfOpenAt: at + openMs });
   }
 
   private close(): void {
