@@ -24,13 +24,23 @@ export interface RedisElectionConfig {
 }
 
 // The leader key holds `<token>|<term>|<value>`: the token identifies one campaign attempt.
+// Terms travel as strings (GET after INCR): Lua numbers are doubles and print 16 digits as 1e+15.
 const MATCH = `local cur = redis.call('GET', KEYS[1])
 local mine = cur and string.sub(cur, 1, #ARGV[1] + 1) == ARGV[1] .. '|'
 `;
-/** Becomes leader with a fresh term (INCR) if nobody leads. -> {1, value, ttl} | {0, value, pttl} */
+/**
+ * Becomes leader with a fresh term (INCR) if nobody leads. -> {1, value, ttl} | {0, value, pttl}
+ * A missing counter (new election, or a Redis that lost its data) starts at the server's clock
+ * in microseconds, so terms keep increasing across a restart without persistence.
+ */
 const CAMPAIGN = `local cur = redis.call('GET', KEYS[1])
 if cur then return {0, cur, redis.call('PTTL', KEYS[1])} end
-local v = ARGV[1] .. '|' .. redis.call('INCR', KEYS[2]) .. '|' .. ARGV[2]
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], now[1] .. string.format('%06d', tonumber(now[2])))
+end
+redis.call('INCR', KEYS[2])
+local v = ARGV[1] .. '|' .. redis.call('GET', KEYS[2]) .. '|' .. ARGV[2]
 redis.call('SET', KEYS[1], v, 'NX', 'PX', ARGV[3])
 redis.call('PUBLISH', ARGV[4], v)
 return {1, v, tonumber(ARGV[3])}`;
@@ -45,15 +55,8 @@ return 0`;
 const READ = `return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}`;
 
 function parseLeader(raw: string | null | false | undefined): Leader | null {
-  if (!raw) return null;
-  const first = raw.indexOf('|');
-  const second = raw.indexOf('|', first + 1);
-  if (first < 0 || second < 0) return null;
-  return {
-    id: raw.slice(0, first),
-    term: BigInt(raw.slice(first + 1, second)),
-    value: raw.slice(second + 1),
-  };
+  const match = raw ? /^([^|]*)\|(\d+)\|(.*)$/s.exec(raw) : null;
+  return match ? { id: match[1], term: BigInt(match[2]), value: match[3] } : null;
 }
 
 const sameLeader = (a: Leader | null, b: Leader | null) =>
@@ -68,7 +71,7 @@ interface ChannelListener {
 /**
  * Leader election on Redis. The leader holds the key `prefix + name` (set with `SET NX PX` by
  * a Lua script that also INCRements the term counter `prefix + name + ':term'`, so terms strictly
- * increase) and renews it every TTL/3. Every change is PUBLISHed on `prefix + name + ':leader'`,
+ * increase; a lost counter restarts from the server clock in microseconds) and renews it every TTL/3. Every change is PUBLISHed on `prefix + name + ':leader'`,
  * so waiting candidates and observers react at once; each also re-reads at the latest when the
  * current leader's key would expire (a crashed leader publishes nothing), bounded by the TTL.
  *
