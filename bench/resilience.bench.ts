@@ -1,0 +1,97 @@
+/**
+ * Circuit breaker overhead: sequential awaited calls of `async () => 1` directly, through our
+ * `execute()`, through our operator, through cockatiel and opossum; plus the operator's own
+ * cost on a synchronous source, and heap before/after 10M `execute()` calls.
+ */
+import { ConsecutiveBreaker, circuitBreaker as cockatielBreaker, handleAll } from 'cockatiel';
+import Opossum from 'opossum';
+import { defer, lastValueFrom, of } from 'rxjs';
+import { CircuitBreaker, circuitBreaker } from '../lib/resilience/index.js';
+import { formatRate, scaled, table, throughput, writeSection } from './lib/harness.js';
+
+const fn = async () => 1;
+const calls = scaled(1_000_000);
+const slowCalls = scaled(200_000); // opossum: ~0.35M/s
+const syncCalls = scaled(2_000_000);
+const heapCalls = scaled(10_000_000);
+
+const ours = new CircuitBreaker({ failureThreshold: 5, openMs: 10_000 });
+const cockatiel = cockatielBreaker(handleAll, {
+  halfOpenAfter: 10_000,
+  breaker: new ConsecutiveBreaker(5),
+});
+const opossum = new Opossum(fn);
+
+async function loop(n: number, call: () => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < n; i++) await call();
+}
+
+const noop = () => undefined;
+const rates = {
+  direct: await throughput(calls, () => loop(calls, fn)),
+  execute: await throughput(calls, () => loop(calls, () => ours.execute(fn))),
+  rxjsPlain: await throughput(calls, () => loop(calls, () => lastValueFrom(defer(fn)))),
+  operator: await throughput(calls, () =>
+    loop(calls, () => lastValueFrom(defer(fn).pipe(circuitBreaker(ours)))),
+  ),
+  cockatiel: await throughput(calls, () => loop(calls, () => cockatiel.execute(fn))),
+  opossum: await throughput(slowCalls, () => loop(slowCalls, () => opossum.fire())),
+  syncPlain: await throughput(syncCalls, () => {
+    for (let i = 0; i < syncCalls; i++) of(1).subscribe(noop);
+  }),
+  syncOperator: await throughput(syncCalls, () => {
+    const guarded = of(1).pipe(circuitBreaker(ours));
+    for (let i = 0; i < syncCalls; i++) guarded.subscribe(noop);
+  }),
+};
+opossum.shutdown(); // opossum keeps a timer per call and a rolling-stats interval
+
+const ns = (rate: number) => 1e9 / rate;
+const overhead = (rate: number, base = rates.direct) => ns(rate) - ns(base);
+
+globalThis.gc?.();
+const heapBefore = process.memoryUsage().heapUsed;
+await loop(heapCalls, () => ours.execute(fn));
+globalThis.gc?.();
+const heapAfter = process.memoryUsage().heapUsed;
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+
+const row = (name: string, rate: number, base = rates.direct) => [
+  name,
+  formatRate(rate),
+  `${overhead(rate, base).toFixed(0)} ns`,
+];
+const cockatielOverhead = overhead(rates.cockatiel);
+
+writeSection(
+  'resilience',
+  `## Circuit breaker
+
+Sequential awaited calls of \`async () => 1\` in a closed breaker (failureThreshold 5), median
+of 3 runs; overhead = time per call minus the direct call (or minus the same RxJS pipeline
+without the breaker, for the operator rows).
+
+${table(
+  ['case', 'calls/s', 'overhead per call'],
+  [
+    ['direct `await fn()`', formatRate(rates.direct), '—'],
+    row('`breaker.execute(fn)`', rates.execute),
+    row(
+      'cockatiel `circuitBreaker(handleAll, ConsecutiveBreaker(5)).execute(fn)`',
+      rates.cockatiel,
+    ),
+    row('opossum `new CircuitBreaker(fn).fire()`', rates.opossum),
+    ['`lastValueFrom(defer(fn))` (RxJS, no breaker)', formatRate(rates.rxjsPlain), '—'],
+    row('`lastValueFrom(defer(fn).pipe(circuitBreaker(b)))`', rates.operator, rates.rxjsPlain),
+    ['`of(1).subscribe()` (sync, no breaker)', formatRate(rates.syncPlain), '—'],
+    row('`of(1).pipe(circuitBreaker(b)).subscribe()`', rates.syncOperator, rates.syncPlain),
+  ],
+)}
+
+- \`execute\` overhead vs cockatiel's: ${(overhead(rates.execute) / cockatielOverhead).toFixed(2)}x (target <= 0.5x);
+  operator overhead (over plain RxJS) vs cockatiel's: ${(overhead(rates.operator, rates.rxjsPlain) / cockatielOverhead).toFixed(2)}x.
+- Throughput vs opossum: \`execute\` ${(rates.execute / rates.opossum).toFixed(1)}x, operator pipeline
+  ${(rates.operator / rates.opossum).toFixed(1)}x (target >= 5x).
+- Heap over ${heapCalls.toLocaleString('en-US')} \`execute\` calls (after GC): ${mb(heapBefore)} before,
+  ${mb(heapAfter)} after.`,
+);
