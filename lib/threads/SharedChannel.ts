@@ -59,6 +59,9 @@ export class SharedChannel {
   readonly #header: Int32Array;
   readonly #slots: Int32Array | Float64Array;
   readonly #wrap: number;
+  /** Producer cache: WRITE after this handle's last offer, and slots known free then. */
+  #lastWrite = -1;
+  #free = 0;
 
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
@@ -111,13 +114,22 @@ export class SharedChannel {
    */
   offer(value: number): boolean {
     const h = this.#header;
-    if (Atomics.load(h, CLOSED) === 1) throw new Error('offer on a closed SharedChannel');
-    const write = Atomics.load(h, WRITE);
-    const read = Atomics.load(h, READ);
-    if ((write - read + this.#wrap) % this.#wrap === this.capacity) return false;
+    // Plain reads: only the producer's thread writes CLOSED and WRITE.
+    if (h[CLOSED] === 1) throw new Error('offer on a closed SharedChannel');
+    const write = h[WRITE];
+    if (write !== this.#lastWrite || this.#free === 0) {
+      // Free slots known since our last write; READ only grows them, so the count stays safe.
+      const used = (write - Atomics.load(h, READ) + this.#wrap) % this.#wrap;
+      this.#free = this.capacity - used;
+      this.#lastWrite = write;
+      if (this.#free === 0) return false;
+    }
     this.#slots[write < this.capacity ? write : write - this.capacity] = value;
+    const next = write + 1 === this.#wrap ? 0 : write + 1;
     // The index store publishes the payload written above (Atomics are sequentially consistent).
-    Atomics.store(h, WRITE, write + 1 === this.#wrap ? 0 : write + 1);
+    Atomics.store(h, WRITE, next);
+    this.#lastWrite = next;
+    this.#free--;
     if (Atomics.load(h, CONSUMER_WAITING) === 1) Atomics.notify(h, WRITE);
     return true;
   }
@@ -128,6 +140,7 @@ export class SharedChannel {
    * `Atomics.wait` is not allowed on a browser's main thread: use it in workers (or Node).
    */
   put(value: number, timeoutMs = Number.POSITIVE_INFINITY): boolean {
+    if (this.offer(value)) return true;
     const h = this.#header;
     const deadline = performance.now() + timeoutMs;
     while (!this.offer(value)) {

@@ -1,0 +1,124 @@
+/**
+ * Threads: CPU-bound work through `threadPool` (size 2) vs the same `map` on the main thread,
+ * and `SharedChannel` vs one `postMessage` per value between the same two threads.
+ */
+import { Worker } from 'node:worker_threads';
+import { lastValueFrom, map, range } from 'rxjs';
+import { SharedChannel, threadPool } from '../lib/threads/index.js';
+import { formatRate, ratio, scaled, table, throughput, writeSection } from './lib/harness.js';
+
+/** ~1 ms of hashing per item (FNV-1a over `iterations` integers). */
+function hashWork(iterations: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < iterations; i++) {
+    h ^= i & 0xff;
+    h = Math.imul(h, 16777619);
+  }
+  return h >>> 0;
+}
+
+function iterationsPerMs(): number {
+  hashWork(5_000_000); // warm up the JIT
+  const start = performance.now();
+  hashWork(20_000_000);
+  return Math.round(20_000_000 / (performance.now() - start));
+}
+
+// Worker entries as data: URLs that register tsx, so the worker runs the TypeScript sources.
+const tsxApi = import.meta.resolve('tsx/esm/api');
+const threadsModule = new URL('../lib/threads/index.ts', import.meta.url).href;
+const workerUrl = (body: string) =>
+  new URL(
+    `data:text/javascript,${encodeURIComponent(
+      `import { register } from ${JSON.stringify(tsxApi)}; register();
+const threads = await import(${JSON.stringify(threadsModule)});
+${body}`,
+    )}`,
+  );
+
+const rows: string[][] = [];
+
+// 1. CPU-bound map: main thread vs a pool of 2 worker threads.
+{
+  const perMs = iterationsPerMs();
+  const items = scaled(400);
+  const work = range(0, items).pipe(map(() => perMs));
+  const pool = threadPool<number, number>({
+    script: workerUrl(`const hashWork = ${hashWork.toString()};
+threads.exposeWorker(hashWork);`),
+    size: 2,
+  });
+  const drain = (source: ReturnType<typeof range>) =>
+    lastValueFrom(source, { defaultValue: undefined });
+  const mainRate = await throughput(items, () => drain(work.pipe(map(hashWork))));
+  const poolRate = await throughput(items, () => drain(work.pipe(pool.map())));
+  await pool.close();
+  rows.push(['~1 ms hash per item: `map` on the main thread', formatRate(mainRate), '1.00x']);
+  rows.push([
+    '~1 ms hash per item: `threadPool({size: 2}).map()`',
+    formatRate(poolRate),
+    ratio(poolRate, mainRate),
+  ]);
+}
+
+// 2. Moving numbers from a worker to the main thread.
+{
+  const producer = new Worker(
+    workerUrl(`const { parentPort } = await import('node:worker_threads');
+parentPort.on('message', ({ kind, count, buffer }) => {
+  if (kind === 'channel') {
+    const channel = threads.SharedChannel.attach(buffer);
+    for (let i = 0; i < count; i++) channel.put(i);
+    channel.close();
+  } else {
+    for (let i = 0; i < count; i++) parentPort.postMessage(i);
+  }
+});
+parentPort.postMessage('ready');`),
+  );
+  await new Promise((resolve) => producer.once('message', resolve));
+
+  const channelCount = scaled(2_000_000);
+  const channelRate = await throughput(channelCount, async () => {
+    const channel = SharedChannel.create({ capacity: 4096, type: 'int32' });
+    let sum = 0;
+    const done = new Promise<void>((resolve, reject) =>
+      channel.values$().subscribe({ next: (v) => (sum += v), error: reject, complete: resolve }),
+    );
+    producer.postMessage({ kind: 'channel', count: channelCount, buffer: channel.buffer });
+    await done;
+    if (sum !== ((channelCount - 1) * channelCount) / 2) throw new Error('values lost');
+  });
+
+  const messageCount = scaled(200_000);
+  const messageRate = await throughput(messageCount, async () => {
+    let received = 0;
+    await new Promise<void>((resolve) => {
+      const onMessage = () => {
+        if (++received === messageCount) {
+          producer.off('message', onMessage);
+          resolve();
+        }
+      };
+      producer.on('message', onMessage);
+      producer.postMessage({ kind: 'post', count: messageCount });
+    });
+  });
+  await producer.terminate();
+  rows.push(['worker → main: one `postMessage` per value', formatRate(messageRate), '1.00x']);
+  rows.push([
+    'worker → main: `SharedChannel` (capacity 4096, `put` / `values$()`)',
+    formatRate(channelRate),
+    ratio(channelRate, messageRate),
+  ]);
+}
+
+writeSection(
+  'threads',
+  `## Threads and shared memory
+
+Items (or values) per second, median of 3 runs, 2 threads. Ratios are against the first row of
+each pair: the pool against the main thread, SharedChannel against postMessage.
+
+${table(['case', 'items/s', 'ratio'], rows)}`,
+);
