@@ -32,8 +32,9 @@ export interface AdaptiveLimiterConfig {
  * It implements `ConcurrencyLimit`, so `fanOut(work, { concurrency: limiter })` adapts.
  *
  * ```
- * outcomes:  s s s s d - s s s s s d d d s
- * limit:     4 5 6 7 6 - 6 7 8 9 . 9 8 . . .   (increase 1, decreaseFactor 0.9, saturated)
+ * initial 4; each round takes every permit; the service handles 5 calls per round:
+ * round:   1  2  3  4  5  6
+ * limit:   4  5  6  5  6  5     (+1 after a round of successes; 1 drop: floor(6 * 0.9) = 5)
  * ```
  *
  * @example

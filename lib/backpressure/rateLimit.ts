@@ -10,6 +10,7 @@ import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
 import {
   validateFunction,
   validateInteger,
+  validateNumber,
   validateObject,
   validateOneOf,
 } from '../internal/validate.js';
@@ -61,7 +62,7 @@ const DEFAULT_MAX_QUEUE = 1000;
  * source:                        a b c d - - - e |
  * rateLimit({limit: 2, windowMs: 4}):
  *   overflow 'drop'              a b - - - - - e |
- *   overflow 'queue'             a b - - c d - - e |   (c, d wait for a's and b's permits)
+ *   overflow 'queue'             a b - - c d - - (e|)  (c, d, e wait for earlier permits)
  *   overflow 'error'             a b #                 (RateLimitExceededError, retryAfterMs 2)
  * ```
  *
@@ -117,9 +118,12 @@ function limiterFactory(
     validateFunction('limiter.tryAcquire', (limiter as Partial<RateLimiter>).tryAcquire);
     return () => limiter;
   }
-  // Validates limit and windowMs now, at creation.
-  new SlidingWindowLimiter({ limit, windowMs, scheduler });
-  return () => new SlidingWindowLimiter({ limit, windowMs, scheduler });
+  const config = {
+    limit: validateInteger('limit', limit, 1),
+    windowMs: validateNumber('windowMs', windowMs, { min: 0, exclusiveMin: true }),
+    scheduler,
+  };
+  return () => new SlidingWindowLimiter(config);
 }
 
 interface Gate<T> {

@@ -118,6 +118,16 @@ describe('AdaptiveLimiter', () => {
     expect(limiter.inflight).to.equal(1);
   });
 
+  it('goes 4, 5, 6, 5, 6, 5 against a service of capacity 5 (the documented example)', () => {
+    const limiter = new AdaptiveLimiter({ initial: 4, min: 1, max: 10 });
+    const limits = [];
+    for (let round = 0; round < 6; round++) {
+      limits.push(limiter.limit);
+      acquireAll(limiter).forEach((p, i) => p.release(i < 5 ? 'success' : 'dropped'));
+    }
+    expect(limits).to.deep.equal([4, 5, 6, 5, 6, 5]);
+  });
+
   it('follows a service whose capacity drops and recovers, within [min, max]', () => {
     // Each round, every permit the limiter gives is a call to the service; the service
     // completes `capacity` of them and times out (drops) the rest.
