@@ -193,8 +193,7 @@ class WakeHub {
 
   private connection(): Redis | Cluster {
     if (this.subscriber === undefined) {
-      const duplicate = this.redis.duplicate as () => Redis | Cluster;
-      const subscriber = duplicate.call(this.redis);
+      const subscriber = (this.redis as { duplicate(): Redis | Cluster }).duplicate();
       subscriber.on('error', () => undefined); // reconnects by itself; waiters re-check on timers
       subscriber.on('message', (channel: string, message: string) => {
         for (const listener of this.listeners.get(channel) ?? []) listener(message);
