@@ -10,7 +10,7 @@ export interface AdaptiveLimiterConfig {
   min: number;
   /** Highest limit, an integer >= min. */
   max: number;
-  /** Added to the limit after a success while the limit was in full use (default 1). */
+  /** Added to the limit per round trip at full use (default 1): see {@link AdaptiveLimiter}. */
   increase?: number;
   /** The limit is multiplied by this (and rounded down) on 'dropped', in (0, 1) (default 0.9). */
   decreaseFactor?: number;
@@ -21,7 +21,9 @@ export interface AdaptiveLimiterConfig {
  * control and Netflix's concurrency-limits `AIMDLimit`:
  *
  * - a permit released with 'success' raises the limit by `increase` if, when it was taken, it
- *   filled the limit (in-flight work was at the limit: the limit was what held us back);
+ *   filled the limit (in-flight work was at the limit: the limit was what held us back) and the
+ *   limit has not changed since; so the limit grows by `increase` per round trip at full use,
+ *   not per success (a batch of successes finishing together raises it once, not N times);
  * - 'dropped' (error, timeout, refusal) multiplies the limit by `decreaseFactor`, once per
  *   congestion event: drops of permits taken before the last decrease do not decrease again
  *   (they were admitted under the old limit), so a burst of N failures does not shrink it N times;
@@ -95,7 +97,8 @@ export class AdaptiveLimiter implements ConcurrencyLimit {
   tryAcquire(): Permit | null {
     if (this.inflightCount >= this.limit) return null;
     this.inflightCount++;
-    const filledLimit = this.inflightCount >= this.limit;
+    // The limit this permit filled (0 if it did not): a success raises only that same limit.
+    const filled = this.inflightCount >= this.limit ? this.limit : 0;
     const epoch = this.epoch;
     let released = false;
     return {
@@ -103,7 +106,8 @@ export class AdaptiveLimiter implements ConcurrencyLimit {
         if (released) return;
         released = true;
         this.inflightCount--;
-        if (outcome === 'success' && filledLimit) this.setLimit(this.limit + this.increase);
+        if (outcome === 'success' && filled === this.limit)
+          this.setLimit(this.limit + this.increase);
         else if (outcome === 'dropped' && epoch === this.epoch) {
           this.epoch++;
           this.setLimit(Math.floor(this.limit * this.decreaseFactor));
