@@ -26,6 +26,10 @@ interface WorkerThreads {
   parentPort: NodeParentPort | null;
 }
 
+/** Node's global `setImmediate` (not in the DOM typings the browser build compiles with). */
+const setImmediate = (fn: () => void): void =>
+  void (globalThis as unknown as { setImmediate(fn: () => void): unknown }).setImmediate(fn);
+
 interface NodeProcess {
   versions?: { node?: string };
   getBuiltinModule?: (id: string) => unknown;
