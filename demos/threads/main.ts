@@ -65,7 +65,8 @@ const poolRun$ = (workers: number, ms: number, inOrder: boolean) =>
   defer(() => {
     const pool = threadPool<SquareJob, SquareResult>({ script: squareScript, size: workers });
     poolLog.write(`pool of ${workers} Web Worker(s), ${inOrder ? 'ordered' : 'unordered'}`);
-    const jobs$ = interval(Math.max(60, (ms / workers) * 1.15)) // a little slower than the pool: no backlog.pipe(
+    // Items arrive a little slower than the pool finishes them: no backlog builds up.
+    const jobs$ = interval(Math.max(60, (ms / workers) * 1.15)).pipe(
       map((n): SquareJob => ({ n, ms })),
       poolDiagram.tap('input', { label: (job) => String(job.n) }),
     );
