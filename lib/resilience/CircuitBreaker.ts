@@ -43,7 +43,10 @@ export interface CircuitBreakerConfig {
   successThreshold?: number;
   /** Half-open lasts at most this long after its first trial; then it opens again. Default Infinity. */
   halfOpenMaxMs?: number;
-  /** A success slower than this counts as a failure (the caller still gets its value). */
+  /**
+   * A success that took this long or longer counts as a failure (toward failureThreshold, the
+   * window's rate, and as a failed trial); the caller still gets its value.
+   */
   slowCallMs?: number;
   /** Which errors count. `false` → the call counts as neither failure nor success. Default: all. */
   isFailure?: (error: unknown) => boolean;
@@ -96,7 +99,7 @@ const publicState = (s: Internal): CircuitState => (s.kind === 'isolated' ? 'ope
  *
  * `closed` → (failureThreshold consecutive failures, or failureRate over window) → `open` →
  * (openMs elapsed) → `half-open` → (successThreshold trial successes) → `closed`, or (one trial
- * failure, or halfOpenMaxMs) → `open`.
+ * failure, or halfOpenMaxMs) → `open`. `isolate()` holds it open by hand; `reset()` closes it.
  *
  * Cheap per call: a permit is the state's generation number (outcomes carrying an older one are
  * ignored), and no timer is set per call. Open → half-open is computed from `scheduler.now()` at

@@ -12,11 +12,14 @@ import { CircuitBreaker } from './CircuitBreaker.js';
 
 export interface CircuitBreakerOperatorConfig<T> {
   /**
-   * Replaces the error of a refused call (`BrokenCircuitError`) or of a failed one (after it
-   * was recorded). Return `throwError(() => err)` to let an error through.
+   * Replaces the error of a refused call (`BrokenCircuitError`) or the source's error before
+   * success (after the breaker recorded it). Return `throwError(() => err)` to let one through.
    */
   fallback?: (error: unknown) => ObservableInput<T>;
-  /** What counts as success: completion (default) or the first value. */
+  /**
+   * What counts as success: completion (default) or the first value. After a first-value
+   * success, a later error of the source passes through unrecorded and unreplaced.
+   */
   successOn?: 'complete' | 'first-value';
 }
 
