@@ -1,1 +1,399 @@
-export {};
+import type { Etcd3, IKeyValue, IRangeRequest } from 'etcd3';
+import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import {
+  AbortedError,
+  isSessionExpiredError,
+  LockLostError,
+  LockTimeoutError,
+  SessionExpiredError,
+} from '../errors.js';
+import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
+import { validateInteger, validateObject } from '../internal/validate.js';
+import { LeaseEnd } from '../lock/LeaseEnd.js';
+import {
+  resolveAcquireOptions,
+  type AcquireOptions,
+  type LockBackend,
+  type LockLease,
+} from '../lock/LockBackend.js';
+import { MemoryLocks } from '../lock/MemoryLocks.js';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  isLeaseNotFound,
+  toEtcdError,
+  unaryDeadline,
+} from './etcdCall.js';
+import { EtcdSession } from './EtcdSession.js';
+import { waitDelete } from './waitDelete.js';
+
+/** Options of {@link EtcdLocks}. */
+export interface EtcdLocksConfig {
+  /** Prepended to every lock key: lock `k` lives under `<prefix>k/`. Default `''`, as `etcdctl lock k`. */
+  prefix?: string;
+  /** TTL of the session lease in whole seconds. Default 60, as etcd's Go client and etcdctl. */
+  ttlSeconds?: number;
+  /** Deadline of each unary etcd call (txn, range, delete, grant, revoke) in ms. Default 5000. */
+  callTimeoutMs?: number;
+  /** Clock and timers. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 0xff) {
+      end[i]++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/** The key under `pfx` with the lowest (first) or highest (last, below `maxCreate`) create revision. */
+function rangeByCreate(
+  pfx: string,
+  order: 'Ascend' | 'Descend',
+  maxCreate?: bigint,
+): IRangeRequest {
+  const key = Buffer.from(pfx);
+  return {
+    key,
+    range_end: prefixEnd(key),
+    sort_target: 'Create',
+    sort_order: order,
+    limit: 1,
+    ...(maxCreate === undefined ? {} : { max_create_revision: maxCreate.toString() }),
+  };
+}
+
+class EtcdLease implements LockLease {
+  private readonly end = new LeaseEnd();
+  readonly lost$ = this.end.lost$;
+  readonly ttlMs: number;
+  private readonly watching = new AbortController();
+  private readonly sessionSub: Subscription;
+  private releasing: Promise<void> | undefined;
+
+  constructor(
+    private readonly locks: EtcdLocks,
+    readonly key: string,
+    /** The etcd key: `<prefix><key>/<lease id hex>`. */
+    readonly etcdKey: string,
+    readonly fence: bigint,
+    private readonly session: EtcdSession,
+    private readonly freeLocal: () => void,
+  ) {
+    this.ttlMs = session.ttlSeconds * 1000;
+    this.sessionSub = session.lost$.subscribe({
+      error: (e: unknown) => this.lose('session expired', e),
+      complete: () => this.lose('session closed (its lease was revoked)'),
+    });
+    waitDelete(locks.client, etcdKey, fence.toString(), { signal: this.watching.signal }).then(
+      () => this.lose('its key was deleted'),
+      () => undefined, // aborted on release, or the watch failed: the session still guards validity
+    );
+  }
+
+  async extend(): Promise<void> {
+    if (!this.end.held) throw this.endedError();
+    try {
+      await this.session.keepAliveOnce();
+    } catch (e) {
+      if (isSessionExpiredError(e)) this.lose('session expired', e);
+      throw this.end.held ? e : this.endedError();
+    }
+  }
+
+  release(): Promise<void> {
+    this.releasing ??= this.doRelease();
+    return this.releasing;
+  }
+
+  private async doRelease(): Promise<void> {
+    if (this.end.lost) throw this.endedError();
+    // Delete only the key this lease created (Go's Unlock deletes by key; the create-revision
+    // guard also keeps a later incarnation of the key safe).
+    const deleted = await this.locks.deleteOwn(this.etcdKey, this.fence).catch((e: unknown) => {
+      this.finish();
+      throw e;
+    });
+    if (!deleted) {
+      this.lose('its key was already gone');
+      throw this.endedError();
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.end.release()) this.cleanup();
+  }
+
+  private lose(reason: string, cause?: unknown): void {
+    const error = new LockLostError(this.key, `lock "${this.key}" was lost: ${reason}`, { cause });
+    if (this.end.lose(error)) this.cleanup();
+  }
+
+  private cleanup(): void {
+    this.watching.abort();
+    this.sessionSub.unsubscribe();
+    this.freeLocal();
+  }
+
+  private endedError(): Error {
+    return this.end.lostError ?? new LockLostError(this.key, `lock "${this.key}" was released`);
+  }
+}
+
+/**
+ * Distributed locks on etcd with the exact layout of etcd's Go `concurrency.Mutex`, so they
+ * interoperate with `etcdctl lock <name>` and Go programs: each contender puts
+ * `<prefix><key>/<session lease id in hex>` with its session lease; the owner is the key with the
+ * lowest create revision; each waiter watches only the key just before its own (no herd) and,
+ * once woken, checks its own key still exists (else `SessionExpiredError`). The fence is the
+ * lock key's create revision.
+ *
+ * One {@link EtcdSession} (one lease, kept alive) is shared by all locks of an instance, so an
+ * uncontended acquire is one txn and a release one delete. Locks of one instance on the same
+ * key queue locally first (FIFO), because they share the lease and hence the etcd key.
+ * `ttlMs` of acquire options is ignored: the session's `ttlSeconds` applies, and a lease is lost
+ * when the session is (keepalive not confirmed within the TTL, measured from when it was sent)
+ * or when its key is deleted.
+ *
+ * Failover: unary calls carry a deadline (`callTimeoutMs`) and fail with
+ * `BackendUnavailableError`; construct the etcd3 client with `dialTimeout` and with no deadline
+ * on streams (watch, keepalive), e.g.
+ * `new Etcd3({ hosts, dialTimeout: 2000, defaultCallOptions: (c) => c.isStream ? {} : { deadline: Date.now() + 5000 } })`.
+ *
+ * ```
+ * A: put k/a (rev 10) held(fence 10)---delete
+ * B: put k/b (rev 11) watch k/a.........(deleted) held(fence 11)
+ * ```
+ *
+ * @example
+ * const locks = new EtcdLocks(new Etcd3({ hosts, dialTimeout: 2000 }), { ttlSeconds: 10 });
+ * const lease = await locks.acquire('nightly-report', { waitMs: 30_000 });
+ * try { await run(lease.fence); } finally { await lease.release(); }
+ * await locks.close(); // revokes the session lease
+ */
+export class EtcdLocks implements LockBackend {
+  private readonly prefix: string;
+  private readonly ttlSeconds: number;
+  private readonly callTimeoutMs: number;
+  private readonly scheduler: SchedulerLike;
+  private readonly local: MemoryLocks;
+  private sessionPromise: Promise<EtcdSession> | undefined;
+  private closed = false;
+
+  constructor(
+    /** The etcd3 client. @internal */
+    readonly client: Etcd3,
+    config?: EtcdLocksConfig,
+  ) {
+    if (typeof (client as Partial<Etcd3> | undefined)?.watch !== 'function') {
+      throw new TypeError('client must be an etcd3 Etcd3 client');
+    }
+    const options = validateObject('config', config);
+    this.prefix = options.prefix ?? '';
+    if (typeof this.prefix !== 'string') throw new TypeError('prefix must be a string');
+    this.ttlSeconds = validateInteger('ttlSeconds', options.ttlSeconds ?? 60, 1);
+    this.callTimeoutMs = validateInteger(
+      'callTimeoutMs',
+      options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+      1,
+    );
+    this.scheduler = resolveScheduler(options.scheduler ?? asyncScheduler);
+    this.local = new MemoryLocks({ scheduler: this.scheduler });
+  }
+
+  acquire(key: string, options?: AcquireOptions): Promise<LockLease> {
+    const { waitMs, signal } = resolveAcquireOptions(key, options);
+    return this.acquireResolved(key, waitMs, signal);
+  }
+
+  /** The live session (created on first use, and again after a loss). */
+  session(): Promise<EtcdSession> {
+    if (this.closed) return Promise.reject(new SessionExpiredError('EtcdLocks is closed'));
+    const current = this.sessionPromise;
+    if (current) {
+      return current.then((s) => (s.state === 'alive' ? s : this.newSession()));
+    }
+    return this.newSession();
+  }
+
+  /** Revokes the session lease: every lock of this instance is freed at once. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const current = this.sessionPromise;
+    this.sessionPromise = undefined;
+    const session = await current?.catch(() => undefined);
+    await session?.close();
+  }
+
+  /** Compare-and-delete on the create revision. Resolves false if the key was not ours. @internal */
+  async deleteOwn(etcdKey: string, createRevision: bigint): Promise<boolean> {
+    const key = Buffer.from(etcdKey);
+    try {
+      const res = await this.client.kv.txn(
+        {
+          compare: [
+            { key, target: 'Create', result: 'Equal', create_revision: createRevision.toString() },
+          ],
+          success: [{ request_delete_range: { key } }],
+          failure: [],
+        },
+        unaryDeadline(this.callTimeoutMs),
+      );
+      return res.succeeded;
+    } catch (e) {
+      throw toEtcdError(e, 'delete');
+    }
+  }
+
+  private newSession(): Promise<EtcdSession> {
+    const created = EtcdSession.create(this.client, {
+      ttlSeconds: this.ttlSeconds,
+      callTimeoutMs: this.callTimeoutMs,
+      scheduler: this.scheduler,
+    });
+    this.sessionPromise = created;
+    created.catch(() => {
+      if (this.sessionPromise === created) this.sessionPromise = undefined;
+    });
+    return created;
+  }
+
+  private async acquireResolved(
+    key: string,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<LockLease> {
+    const startedAt = this.scheduler.now();
+    const localLease = await this.local.acquire(key, {
+      ttlMs: Number.POSITIVE_INFINITY,
+      waitMs,
+      signal,
+    });
+    const freeLocal = () => void localLease.release().catch(() => undefined);
+    try {
+      const remaining =
+        waitMs === Number.POSITIVE_INFINITY
+          ? waitMs
+          : Math.max(0, waitMs - (this.scheduler.now() - startedAt));
+      return await this.acquireRemote(key, remaining, waitMs, signal, freeLocal);
+    } catch (e) {
+      freeLocal();
+      throw e;
+    }
+  }
+
+  private async txnCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      throw toEtcdError(e, what);
+    }
+  }
+
+  private async acquireRemote(
+    key: string,
+    remainingMs: number,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+    freeLocal: () => void,
+    retried = false,
+  ): Promise<LockLease> {
+    if (signal?.aborted) throw new AbortedError(`acquire of lock "${key}" aborted`);
+    const session = await this.session();
+    const pfx = `${this.prefix}${key}/`;
+    const etcdKey = pfx + session.leaseIdHex;
+    const keyBuf = Buffer.from(etcdKey);
+    const owner = rangeByCreate(pfx, 'Ascend');
+    const res = await this.lockTxn(session, keyBuf, owner).catch(async (e: unknown) => {
+      if (!isLeaseNotFound((e as { cause?: unknown }).cause ?? e) || retried) throw e;
+      // The lease died before the session noticed: let it notice, then retry on a new session.
+      await session.keepAliveOnce().catch(() => undefined);
+      return undefined;
+    });
+    if (res === undefined) {
+      return this.acquireRemote(key, remainingMs, waitMs, signal, freeLocal, true);
+    }
+    const myRev = BigInt(
+      res.succeeded ? res.header.revision : res.responses[0].response_range.kvs[0].create_revision,
+    );
+    const first: IKeyValue | undefined = res.responses[1].response_range.kvs[0];
+    const lease = () => new EtcdLease(this, key, etcdKey, myRev, session, freeLocal);
+    if (first === undefined || BigInt(first.create_revision) === myRev) return lease();
+
+    if (remainingMs === 0) {
+      await this.deleteOwn(etcdKey, myRev).catch(() => undefined);
+      throw new LockTimeoutError(key, waitMs);
+    }
+    const stop = new AbortController();
+    let timedOut = false;
+    const onAbort = () => stop.abort();
+    signal?.addEventListener('abort', onAbort);
+    const timer =
+      remainingMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : scheduleOnce(this.scheduler, remainingMs, () => {
+            timedOut = true;
+            stop.abort();
+          });
+    const sessionSub = session.lost$.subscribe({ error: () => stop.abort() });
+    try {
+      await this.waitDeletes(pfx, myRev - 1n, stop.signal);
+      // Woken: our own key must still be there, or the session died while we waited.
+      const mine = await this.txnCall('range', () =>
+        this.client.kv.range({ key: keyBuf }, unaryDeadline(this.callTimeoutMs)),
+      );
+      if (mine.kvs.length === 0 || BigInt(mine.kvs[0].create_revision) !== myRev) {
+        throw new SessionExpiredError(`lock "${key}": session expired while waiting`);
+      }
+      return lease();
+    } catch (e) {
+      await this.deleteOwn(etcdKey, myRev).catch(() => undefined);
+      if (timedOut) throw new LockTimeoutError(key, waitMs);
+      if (signal?.aborted) throw new AbortedError(`acquire of lock "${key}" aborted`);
+      if (session.state === 'lost') {
+        throw new SessionExpiredError(`lock "${key}": session expired while waiting`, { cause: e });
+      }
+      throw e;
+    } finally {
+      timer?.unsubscribe();
+      sessionSub.unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Go's Mutex txn: put our key if absent (else read it), and read the current owner. */
+  private lockTxn(session: EtcdSession, keyBuf: Buffer, owner: IRangeRequest) {
+    return this.txnCall('lock txn', () =>
+      this.client.kv.txn(
+        {
+          compare: [{ key: keyBuf, target: 'Create', result: 'Equal', create_revision: '0' }],
+          success: [
+            { request_put: { key: keyBuf, value: Buffer.alloc(0), lease: session.leaseId } },
+            { request_range: owner },
+          ],
+          failure: [{ request_range: { key: keyBuf } }, { request_range: owner }],
+        },
+        unaryDeadline(this.callTimeoutMs),
+      ),
+    );
+  }
+
+  /** Go's waitDeletes: until no key under `pfx` has a create revision <= `maxCreate`. */
+  private async waitDeletes(pfx: string, maxCreate: bigint, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const res = await this.txnCall('range', () =>
+        this.client.kv.range(
+          rangeByCreate(pfx, 'Descend', maxCreate),
+          unaryDeadline(this.callTimeoutMs),
+        ),
+      );
+      const last = res.kvs[0];
+      if (last === undefined) return;
+      await waitDelete(this.client, last.key.toString(), res.header.revision, { signal });
+    }
+  }
+}
