@@ -6,7 +6,7 @@ import { openPage, useDemoBrowser, waitForMarbles, withPage } from './support.js
 type Hooks = Window['threadsDemo'];
 
 const hooks = <R>(page: Page, fn: (demo: Hooks) => Promise<R> | R): Promise<R> =>
-  page.evaluate(`(${fn.toString()})(window.threadsDemo)`) as Promise<R>;
+  page.evaluate<R>(`(${fn.toString()})(window.threadsDemo)`);
 
 describe('threads demo page (Chromium, Web Workers, SharedArrayBuffer)', function () {
   this.timeout(60_000);
