@@ -1,16 +1,18 @@
 // Demo page bundles (owned by the demo kit), imported by rollup.config.mjs.
 // Every demos/<area>/main.ts becomes demos/dist/<area>.js and every demos/<area>/<name>.worker.ts
 // becomes demos/dist/<area>/<name>.worker.js: browser ESM with rxjs and the library bundled in,
-// one build with shared chunks (demos/dist/chunks/) so all pages compile in one TypeScript pass.
-import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+// one build with shared chunks (demos/dist/chunks/). TypeScript is only transpiled here (esbuild,
+// fast); `npm run typecheck` type-checks demos/ with everything else.
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
-import typescript from '@rollup/plugin-typescript';
+import { transform } from 'esbuild';
 
 const demosDir = dirname(fileURLToPath(import.meta.url));
+const distDir = join(demosDir, 'dist');
 
-/** Entry name → source file, relative to the project root. */
+/** Entry name → source file, relative to the working directory. */
 function demoEntries() {
   const entries = {};
   for (const area of readdirSync(demosDir, { withFileTypes: true })) {
@@ -27,6 +29,46 @@ function demoEntries() {
   );
 }
 
+/** Sources import each other as `./x.js` (NodeNext); resolve those to `./x.ts` and transpile. */
+function typescriptSources() {
+  return {
+    name: 'typescript-sources',
+    resolveId(source, importer) {
+      if (!importer || !/\.[cm]?ts$/.test(importer) || !/^\.\.?\//.test(source)) return null;
+      const candidate = resolve(dirname(importer), source.replace(/\.([cm]?)js$/, '.$1ts'));
+      return candidate !== resolve(dirname(importer), source) && existsSync(candidate)
+        ? candidate
+        : null;
+    },
+    async transform(code, id) {
+      if (!/\.[cm]?ts$/.test(id)) return null;
+      const result = await transform(code, {
+        loader: 'ts',
+        format: 'esm',
+        target: 'es2022',
+        sourcefile: id,
+        sourcemap: true,
+        tsconfigRaw: { compilerOptions: { useDefineForClassFields: true } },
+      });
+      return { code: result.code, map: result.map };
+    },
+  };
+}
+
+/** Removes outputs of earlier builds (old chunk hashes, deleted pages) after writing. */
+function pruneStaleOutputs() {
+  return {
+    name: 'prune-stale-demo-outputs',
+    writeBundle(options, bundle) {
+      const keep = new Set(Object.keys(bundle).map((file) => join(options.dir, file)));
+      for (const entry of readdirSync(options.dir, { withFileTypes: true, recursive: true })) {
+        const file = join(entry.parentPath, entry.name);
+        if (entry.isFile() && !keep.has(file)) rmSync(file);
+      }
+    },
+  };
+}
+
 const input = demoEntries();
 
 export const demoBuilds =
@@ -36,23 +78,16 @@ export const demoBuilds =
         {
           input,
           plugins: [
+            typescriptSources(),
             nodeResolve({ browser: true, exportConditions: ['browser'] }),
-            typescript({
-              tsconfig: join(demosDir, 'tsconfig.build.json'),
-              outputToFilesystem: false,
-            }),
+            pruneStaleOutputs(),
           ],
           output: {
-            dir: join(demosDir, 'dist'),
+            dir: distDir,
             format: 'es',
             entryFileNames: '[name].js',
             chunkFileNames: 'chunks/[name]-[hash].js',
             sourcemap: true,
-          },
-          onwarn(warning, warn) {
-            // rxjs ships `this` at module level in some helpers; harmless in ESM.
-            if (warning.code === 'THIS_IS_UNDEFINED') return;
-            warn(warning);
           },
         },
       ];
