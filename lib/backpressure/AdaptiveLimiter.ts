@@ -17,8 +17,8 @@ export interface AdaptiveLimiterConfig {
 }
 
 /**
- * An AIMD (additive increase, multiplicative decrease) concurrency limit, as in TCP congestion
- * control and Netflix's concurrency-limits `AIMDLimit`:
+ * An AIMD (additive increase, multiplicative decrease) concurrency limit, the rule of TCP
+ * congestion avoidance applied to in-flight calls (as Netflix's concurrency-limits `AIMDLimit`):
  *
  * - a permit released with 'success' raises the limit by `increase` if, when it was taken, it
  *   filled the limit (in-flight work was at the limit: the limit was what held us back) and the
