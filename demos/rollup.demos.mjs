@@ -5,6 +5,7 @@
 // fast); `npm run typecheck` type-checks demos/ with everything else.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { cwd } from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import { transform } from 'esbuild';
@@ -25,7 +26,7 @@ function demoEntries() {
     }
   }
   return Object.fromEntries(
-    Object.entries(entries).map(([name, file]) => [name, relative(process.cwd(), file)]),
+    Object.entries(entries).map(([name, file]) => [name, relative(cwd(), file)]),
   );
 }
 
