@@ -22,6 +22,23 @@ describe('fanOut ordered', () => {
   );
 
   it(
+    'the JSDoc example: fanOut(work, 2) vs ordered, same inner subscriptions',
+    marbles(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const a = cold('     ----1|  ');
+      const b = cold('      --2--3|');
+      const c = cold('          --4|');
+      const outer = hot('  ab-c|   ');
+      const inners: Record<string, typeof a> = { a, b, c };
+      expectObservable(outer.pipe(fanOut((v) => inners[v], 2))).toBe('---21-34|');
+      const ordered = outer.pipe(fanOut((v) => inners[v], { concurrency: 2, ordered: true }));
+      expectObservable(ordered).toBe('----1234|');
+      expectSubscriptions(a.subscriptions).toBe(['^----!', '^----!']);
+      expectSubscriptions(b.subscriptions).toBe(['-^-----!', '-^-----!']);
+      expectSubscriptions(c.subscriptions).toBe(['-----^--!', '-----^--!']);
+    }),
+  );
+
+  it(
     'keeps the values of a multi-value inner together, after the values of the one before',
     marbles(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const a = cold('     --1---2|    ');

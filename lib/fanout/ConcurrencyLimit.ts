@@ -12,6 +12,13 @@ export interface Permit {
  * A concurrency limit that may change while running (e.g. `AdaptiveLimiter`). `fanOut` takes a
  * permit per inner, releases it with the inner's outcome ('success' on complete, 'dropped' on
  * error, 'ignored' on unsubscribe), and retries waiting work whenever `available$` emits.
+ * Lowering `limit` never cancels work: in-flight inners finish and `tryAcquire` refuses until
+ * `inflight` is under the new limit. One limit may be shared by several fanOut subscriptions.
+ * With `ordered: true`, fanOut also counts finished-but-not-yet-emitted inners against `limit`,
+ * so its reorder buffer stays bounded.
+ *
+ * @example
+ * source$.pipe(fanOut(callService, { concurrency: new AdaptiveLimiter({ initial: 8, min: 1, max: 64 }) }));
  */
 export interface ConcurrencyLimit {
   /** The current maximum number of permits out at once. */

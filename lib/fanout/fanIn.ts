@@ -1,4 +1,4 @@
-import { Observable, type ObservableInputTuple, type Subscriber } from 'rxjs';
+import { Observable, type ObservableInput, type ObservableInputTuple, type Subscriber } from 'rxjs';
 import { Inner, type InnerOwner } from './internal/Inner.js';
 import { subscribeInner } from './internal/subscribeInner.js';
 
@@ -21,7 +21,9 @@ export function fanIn<A extends readonly unknown[]>(
   ...sources: [...ObservableInputTuple<A>]
 ): Observable<A[number]> {
   return new Observable<A[number]>((subscriber) => {
-    new FanInRun<A[number]>(subscriber, sources.length).start(sources);
+    new FanInRun<A[number]>(subscriber, sources.length).start(
+      sources as readonly ObservableInput<A[number]>[],
+    );
   });
 }
 
@@ -31,14 +33,14 @@ class FanInRun<T> implements InnerOwner<T> {
     private remaining: number,
   ) {}
 
-  start(sources: readonly unknown[]): void {
+  start(sources: readonly ObservableInput<T>[]): void {
     const { destination } = this;
     if (this.remaining === 0) destination.complete();
     for (let i = 0; i < sources.length && !destination.closed; i++) {
       const inner = new Inner<T>(this, null, true);
       destination.add(inner); // linked first: a synchronous source stops when we are closed
       try {
-        subscribeInner(sources[i] as Parameters<typeof subscribeInner<T>>[0], inner);
+        subscribeInner(sources[i], inner);
       } catch (error) {
         inner.error(error);
       }

@@ -62,12 +62,12 @@ const ERROR_MODES: readonly FanOutErrors[] = ['fail-fast', 'collect'];
  * collected instead of failing fast.
  *
  * ```
- * source:            ab-c|
- * work(a):           ----1|
- * work(b):            --2--3|
- * work(c):                --4|     starts when work(a) completes (concurrency 2)
- * fanOut(work, 2):   ---21-34|
- * ordered: true      ----12-(34|)  b's 2 is held until a's 1 is out
+ * source:           ab-c|
+ * work(a):          ----1|
+ * work(b):           --2--3|
+ * work(c):               --4|     starts as work(a) completes (concurrency 2)
+ * fanOut(work, 2):  ---21-34|
+ * ordered: true:    ----1234|     b's 2 waits for a's 1
  * ```
  *
  * @example

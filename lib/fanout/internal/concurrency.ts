@@ -15,6 +15,7 @@ export function isConcurrencyLimit(value: unknown): value is ConcurrencyLimit {
   if (typeof value !== 'object' || value === null) return false;
   const limit = value as Partial<ConcurrencyLimit>;
   return (
+    typeof limit.limit === 'number' &&
     typeof limit.tryAcquire === 'function' &&
     typeof limit.available$ === 'object' &&
     limit.available$ !== null &&

@@ -6,8 +6,8 @@ export type InnerSink<R> = Observer<R> & Subscription;
 /**
  * Subscribes `sink` to the result of a `work` call with as little per-inner allocation as RxJS
  * allows. `sink` is a `Subscription` with `next`/`error`/`complete`, which RxJS accepts as a
- * subscriber as is (no `SafeSubscriber` wrapper); arrays are replayed in a loop and promises
- * (native ones) are followed with `then` directly instead of through `from()`. Anything else goes through
+ * subscriber as is (no `SafeSubscriber` wrapper); arrays are replayed in a loop and native
+ * promises are followed with one `then` instead of through `from()`. Anything else goes through
  * `from()`, so the semantics are exactly `mergeMap`'s `innerFrom`.
  */
 export function subscribeInner<R>(input: ObservableInput<R>, sink: InnerSink<R>): void {
