@@ -130,7 +130,13 @@ export class SharedChannel {
     Atomics.store(h, WRITE, next);
     this.#lastWrite = next;
     this.#free--;
-    if (Atomics.load(h, CONSUMER_WAITING) === 1) Atomics.notify(h, WRITE);
+    // Wake a sleeping consumer once: clearing the flag spares the notifies until it sleeps again.
+    if (
+      Atomics.load(h, CONSUMER_WAITING) === 1 &&
+      Atomics.compareExchange(h, CONSUMER_WAITING, 1, 0) === 1
+    ) {
+      Atomics.notify(h, WRITE);
+    }
     return true;
   }
 
@@ -212,17 +218,15 @@ export class SharedChannel {
             return;
           }
           Atomics.store(h, CONSUMER_WAITING, 1);
-          // Sequentially consistent: either the producer sees the flag and notifies, or this
-          // wait sees its new write index and returns 'not-equal' at once.
+          // Sequentially consistent: either the producer sees the flag (clears it, notifies), or
+          // this wait sees its new write index and returns 'not-equal' at once.
           const wait = Atomics.waitAsync(h, WRITE, write);
           if (!wait.async) {
             Atomics.store(h, CONSUMER_WAITING, 0);
             continue;
           }
           void wait.value.then(() => {
-            if (subscriber.closed) return; // woken by our own teardown
-            Atomics.store(h, CONSUMER_WAITING, 0);
-            drain();
+            if (!subscriber.closed) drain(); // else: woken by our own teardown
           });
           return;
         }
