@@ -74,8 +74,8 @@ export class RedisRateLimiter {
   readonly limit: number;
   readonly windowMs: number;
   readonly prefix: string;
-  private readonly windowUs: number;
-  private readonly ttlMs: number;
+  /** The script's ARGV (limit, window µs, ttl ms), as strings once rather than per call. */
+  private readonly argv: readonly [string, string, string];
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -90,14 +90,14 @@ export class RedisRateLimiter {
     if (typeof prefix !== 'string')
       throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
     this.prefix = prefix;
-    this.windowUs = Math.round(this.windowMs * 1000);
-    this.ttlMs = Math.ceil(this.windowMs);
+    const windowUs = Math.round(this.windowMs * 1000);
+    this.argv = [String(this.limit), String(windowUs), String(Math.ceil(this.windowMs))];
   }
 
   /** Takes a permit for `key` if fewer than `limit` were taken in the last `windowMs`. */
   async tryAcquire(key: string): Promise<RedisRateLimitDecision> {
     validateNonEmptyString('key', key);
-    const args = [this.prefix + key, this.limit, this.windowUs, this.ttlMs] as const;
+    const args = [this.prefix + key, ...this.argv] as const;
     let reply: unknown;
     try {
       reply = await this.redis.evalsha(SCRIPT_SHA, 1, ...args);
