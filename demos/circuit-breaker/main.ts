@@ -3,6 +3,9 @@
 import {
   EMPTY,
   catchError,
+  finalize,
+  identity,
+  tap,
   combineLatest,
   defer,
   interval,
@@ -16,7 +19,12 @@ import {
   type Observable,
 } from 'rxjs';
 import { isBrokenCircuitError } from '../../lib/errors.js';
-import { CircuitBreaker, circuitBreaker, type CircuitState } from '../../lib/resilience/index.js';
+import {
+  CircuitBreaker,
+  circuitBreaker,
+  retryBackoff,
+  type CircuitState,
+} from '../../lib/resilience/index.js';
 import { button, controls, eventLog, slider, stat, toggle } from '../kit/controls.js';
 import { MarbleDiagram } from '../kit/marbles.js';
 import { StateMachine } from './machine.js';
@@ -49,12 +57,13 @@ const openMs = slider(bar, {
   format: (v) => `${(v / 1000).toFixed(2)} s`,
 });
 const withFallback = toggle(bar, { label: 'fallback', value: false });
+const withRetry = toggle(bar, { label: 'retryBackoff', value: false });
 const isolate = button(bar, 'isolate', { kind: 'danger' });
 const reset = button(bar, 'reset');
 
 const machine = new StateMachine($('#machine'));
 const diagram = new MarbleDiagram($('#marbles'), {
-  title: 'calls → circuitBreaker(breaker) → passed / failed / rejected / fallback',
+  title: 'calls → circuitBreaker(breaker) → passed / failed / rejected / retry / fallback',
 });
 const log = eventLog($('#log'));
 const stats = $('#stats');
@@ -77,6 +86,7 @@ const colors = {
   failed: '#d23d3d',
   rejected: '#e0662b',
   fallback: '#5b6577',
+  retry: '#a54bd1',
 };
 
 /** Draws a failed call (recorded by the breaker) or a refused one (never reached the service). */
@@ -97,7 +107,12 @@ function flakyService(n: number): Observable<number> {
 }
 
 /** One page session: a new breaker whenever openMs changes. */
-function run(ms: number, fallback: boolean, callEvery: number): Observable<unknown> {
+function run(
+  ms: number,
+  fallback: boolean,
+  retrying: boolean,
+  callEvery: number,
+): Observable<unknown> {
   const breaker = new CircuitBreaker({
     window: { type: 'count', size: 10 },
     failureRate: 0.5,
@@ -133,15 +148,26 @@ function run(ms: number, fallback: boolean, callEvery: number): Observable<unkno
             }
           : undefined,
       }),
-      map((value) => {
-        if (value !== 'fb') diagram.mark('passed', 'next', value, { color: colors.passed });
-        return value;
+      tap({
+        next: (value) => {
+          if (value !== 'fb') diagram.mark('passed', 'next', value, { color: colors.passed });
+        },
+        error: (err: unknown) => markEnd(err, n),
       }),
-      catchError((err: unknown) => {
-        markEnd(err, n);
-        return EMPTY;
-      }),
+      // Each retry is a new call through the breaker; refusals are not retried.
+      retrying
+        ? retryBackoff({ maxRetries: 2, initialMs: 150, maxMs: 600, shouldRetry })
+        : identity,
+      catchError(() => EMPTY),
     );
+  const shouldRetry = (err: unknown, attempt: number) => {
+    if (isBrokenCircuitError(err)) return false;
+    diagram.mark('retry', 'next', attempt, {
+      color: colors.retry,
+      tooltip: () => `retry ${attempt}`,
+    });
+    return true;
+  };
 
   const calls$ = interval(callEvery).pipe(
     diagram.tap('calls'),
@@ -158,10 +184,10 @@ function run(ms: number, fallback: boolean, callEvery: number): Observable<unkno
     }),
   );
   const isolate$ = isolate.clicks$.pipe(
-    map(() => {
+    mergeMap(() => {
       const handle = breaker.isolate();
       log.write('isolated for 3 s (every call refused)', 'bad');
-      setTimeout(() => handle.dispose(), 3000);
+      return timer(3000).pipe(finalize(() => handle.dispose()));
     }),
   );
   const reset$ = reset.clicks$.pipe(map(() => breaker.reset()));
@@ -169,9 +195,10 @@ function run(ms: number, fallback: boolean, callEvery: number): Observable<unkno
 }
 
 // Lanes appear in the order they are first tapped: create them all up front.
-for (const lane of ['calls', 'passed', 'failed', 'rejected', 'fallback', 'state'])
+for (const lane of ['calls', 'passed', 'failed', 'rejected', 'retry', 'fallback', 'state']) {
   diagram.tap(lane);
+}
 
-combineLatest([openMs.value$, withFallback.value$, period.value$])
-  .pipe(switchMap(([ms, fallback, every]) => run(ms, fallback, every)))
+combineLatest([openMs.value$, withFallback.value$, withRetry.value$, period.value$])
+  .pipe(switchMap(([ms, fallback, retrying, every]) => run(ms, fallback, retrying, every)))
   .subscribe();

@@ -64,6 +64,20 @@ describe('circuit breaker demo page (Chromium)', function () {
       { name: 'circuit-breaker-fallback' },
     ));
 
+  it('retryBackoff retries failed calls through the breaker', () =>
+    withPage(
+      '/circuit-breaker/',
+      async (page) => {
+        await page
+          .locator('label.control-toggle', { hasText: 'retryBackoff' })
+          .locator('input')
+          .check();
+        await setSlider(page, 'failure rate', 40);
+        await waitForMarbles(page, { lane: 'retry', atLeast: 2 });
+      },
+      { name: 'circuit-breaker-retry' },
+    ));
+
   it('isolate holds the circuit open', () =>
     withPage(
       '/circuit-breaker/',
