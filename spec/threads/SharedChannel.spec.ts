@@ -73,6 +73,13 @@ describe('SharedChannel', () => {
     expect(await lastValueFrom(other.values$().pipe(toArray()))).to.deep.equal([3, 4]);
   });
 
+  it('put() blocks while full and gives up after timeoutMs', () => {
+    const channel = SharedChannel.create({ capacity: 1, type: 'int32' });
+    expect(channel.put(1, 0)).to.equal(true);
+    expect(channel.put(2, 20)).to.equal(false); // nobody reads: times out
+    expect(channel.length).to.equal(1);
+  });
+
   it('attach() sees the same ring', () => {
     const channel = SharedChannel.create({ capacity: 16, type: 'float64' });
     const attached = SharedChannel.attach(channel.buffer);

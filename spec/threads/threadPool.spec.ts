@@ -17,7 +17,7 @@ import {
   isWorkerCrashedError,
   WorkerCrashedError,
 } from '../../lib/errors.js';
-import { threadPool, type ThreadPool } from '../../lib/threads/index.js';
+import { exposeWorker, threadPool, type ThreadPool } from '../../lib/threads/index.js';
 import type { Op } from '../fixtures/workers/ops.worker.js';
 import { tsWorker } from './tsWorker.js';
 
@@ -51,6 +51,14 @@ describe('threadPool (real worker_threads)', function () {
     pool = threadPool({ script: opsScript, size: 1 });
     expect(() => pool.map({ maxBuffered: -1 })).to.throw(RangeError, /maxBuffered/);
     expect(() => pool.map({ ordered: 'yes' as unknown as boolean })).to.throw(TypeError, /ordered/);
+  });
+
+  it('exposeWorker refuses to run outside a worker, and validates fn', () => {
+    expect(() => exposeWorker('square' as unknown as () => void)).to.throw(
+      TypeError,
+      'fn must be a function, got "square"',
+    );
+    expect(() => exposeWorker((n: number) => n)).to.throw(/must be called in a worker/);
   });
 
   it('gives the same results as a plain map for CPU-bound work', async () => {
