@@ -106,6 +106,15 @@ for (const limit of [100, 10_000]) {
   const rates = await headToHead(oursLoop(ours, n), seedLoop(seed, n));
   rows.push(row(`flat out, limit ${limit}`, 'seed port', rates));
 }
+// The same without the clock's cost: a fake clock frees one permit per 1,000 calls.
+for (const limit of [100, 10_000]) {
+  const step = windowMs / limit / 1000;
+  const ours = new SlidingWindowLimiter({ limit, windowMs, scheduler: steadyClock(step) });
+  const seed = new SeedLimiter(limit, windowMs, steadyClock(step).read);
+  const n = scaled(3_000_000);
+  const rates = await headToHead(oursLoop(ours, n), seedLoop(seed, n));
+  rows.push(row(`flat out, fake clock, limit ${limit}`, 'seed port', rates));
+}
 for (const limit of [100, 10_000]) {
   const step = windowMs / limit;
   const ours = new SlidingWindowLimiter({ limit, windowMs, scheduler: steadyClock(step) });
@@ -247,7 +256,8 @@ writeSection(
 Decisions per second, median of 7 alternating runs (ours, peer, ours, ...), window 1 s. "Flat out": calls as fast as possible on
 \`Date.now\` (both limiters read the same clock; almost every call is a refusal); "steady": a fake
 clock advances windowMs / limit per call, so each call frees about one old permit (the seed then
-copies its whole slice). The seed port is the Go article's \`Allow()\` (drop the expired prefix of
+copies its whole slice). "Fake clock" rows: the flat-out regime (999 of 1,000 calls refused)
+without the cost of reading \`Date.now\`, which dominates both in the real-clock rows. The seed port is the Go article's \`Allow()\` (drop the expired prefix of
 a slice of timestamps, append if under the limit).
 
 ${table(['case', 'compared with', 'SlidingWindowLimiter', 'peer', 'ratio'], rows)}
