@@ -5,7 +5,7 @@
  */
 import { ConsecutiveBreaker, circuitBreaker as cockatielBreaker, handleAll } from 'cockatiel';
 import Opossum from 'opossum';
-import { defer, lastValueFrom, of } from 'rxjs';
+import { EMPTY, catchError, defer, lastValueFrom, map, of, tap } from 'rxjs';
 import { CircuitBreaker, circuitBreaker } from '../lib/resilience/index.js';
 import { formatRate, scaled, table, throughput, writeSection } from './lib/harness.js';
 
@@ -42,6 +42,18 @@ const rates = {
   syncOperator: await throughput(syncCalls, () => {
     const guarded = of(1).pipe(circuitBreaker(ours));
     for (let i = 0; i < syncCalls; i++) guarded.subscribe(noop);
+  }),
+  syncMap: await throughput(syncCalls, () => {
+    const mapped = of(1).pipe(map((x) => x));
+    for (let i = 0; i < syncCalls; i++) mapped.subscribe(noop);
+  }),
+  // What a catchError-based operator costs before any breaker logic: two RxJS operators.
+  syncTapCatch: await throughput(syncCalls, () => {
+    const composed = of(1).pipe(
+      tap(noop),
+      catchError(() => EMPTY),
+    );
+    for (let i = 0; i < syncCalls; i++) composed.subscribe(noop);
   }),
 };
 opossum.shutdown(); // opossum keeps a timer per call and a rolling-stats interval
@@ -85,11 +97,19 @@ ${table(
     row('`lastValueFrom(defer(fn).pipe(circuitBreaker(b)))`', rates.operator, rates.rxjsPlain),
     ['`of(1).subscribe()` (sync, no breaker)', formatRate(rates.syncPlain), '—'],
     row('`of(1).pipe(circuitBreaker(b)).subscribe()`', rates.syncOperator, rates.syncPlain),
+    row('`of(1).pipe(map(x => x)).subscribe()` (reference)', rates.syncMap, rates.syncPlain),
+    row(
+      '`of(1).pipe(tap(), catchError()).subscribe()` (reference)',
+      rates.syncTapCatch,
+      rates.syncPlain,
+    ),
   ],
 )}
 
 - \`execute\` overhead vs cockatiel's: ${(overhead(rates.execute) / cockatielOverhead).toFixed(2)}x (target <= 0.5x);
-  operator overhead (over plain RxJS) vs cockatiel's: ${(overhead(rates.operator, rates.rxjsPlain) / cockatielOverhead).toFixed(2)}x.
+  operator overhead (over plain RxJS) vs cockatiel's: ${(overhead(rates.operator, rates.rxjsPlain) / cockatielOverhead).toFixed(2)}x;
+  the operator's own cost on a sync source is ${(overhead(rates.syncOperator, rates.syncPlain) / overhead(rates.syncMap, rates.syncPlain)).toFixed(2)}x that of one \`map\`,
+  ${(overhead(rates.syncOperator, rates.syncPlain) / overhead(rates.syncTapCatch, rates.syncPlain)).toFixed(2)}x that of \`tap\` + \`catchError\` (a catchError-based design).
 - Throughput vs opossum: \`execute\` ${(rates.execute / rates.opossum).toFixed(1)}x, operator pipeline
   ${(rates.operator / rates.opossum).toFixed(1)}x (target >= 5x).
 - Heap over ${heapCalls.toLocaleString('en-US')} \`execute\` calls (after GC): ${mb(heapBefore)} before,
