@@ -36,11 +36,11 @@ export interface CircuitBreakerOperatorConfig<T> {
  * call (no SafeSubscriber, no closures) because it sits on every request.
  *
  * ```
- * breaker failureThreshold 1:
- * call 1:  --#            (recorded failure, circuit opens)
- * call 2:    #            (refused at subscribe: BrokenCircuitError, source not subscribed)
- * with fallback: () => of('x')
- * call 2:    (x|)
+ * breaker { failureThreshold: 1, openMs: 5 }
+ * call at 0:  -#              failure recorded → open
+ * call at 2:    #             refused at subscribe (BrokenCircuitError); source not subscribed
+ * call at 6:        -a|       half-open trial; its completion closes the circuit
+ * with fallback: () => of('x'), the call at 2 is   (x|)
  * ```
  *
  * @example
