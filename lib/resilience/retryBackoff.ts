@@ -49,9 +49,11 @@ export interface RetryBackoffConfig {
  * `shouldRetry` false) the source's own error is rethrown.
  *
  * ```
- * source:        --#   --#      --a|
- * retryBackoff({ maxRetries: 2, initialMs: 3, maxMs: 10, jitter: 'none' }):
- * result:        -----------------------a|   (waits 3, then 6)
+ * retryBackoff({ maxRetries: 2, initialMs: 3, maxMs: 10, jitter: 'none' })
+ * attempt 1:  -#
+ * attempt 2:      -#              (3 ms after the first error)
+ * attempt 3:             -a|      (6 ms after the second)
+ * result:     ------------a|
  * ```
  *
  * @example
