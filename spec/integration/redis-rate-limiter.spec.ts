@@ -106,6 +106,18 @@ describe('RedisRateLimiter (real Redis)', function () {
     expect(out).to.deep.equal([0, 1, 2]);
   });
 
+  it("drives rateLimit 'queue': every value, in order, as permits free up", async () => {
+    const limiter = new RedisRateLimiter(redis, { limit: 3, windowMs: 100, prefix });
+    const out = await firstValueFrom(
+      range(0, 8).pipe(
+        rateLimit({ limiter: limiter.forKey('q'), overflow: 'queue', maxQueue: 8 }),
+        toArray(),
+      ),
+    );
+    expect(out).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(await redis.llen(`${prefix}q`)).to.equal(3);
+  });
+
   it('rejects bad options at creation', () => {
     const make = (config: object) => () =>
       new RedisRateLimiter(redis, config as { limit: number; windowMs: number });
