@@ -64,7 +64,7 @@ const palette = [
   '#b08a14',
   '#5b6577',
 ];
-const gutter = 130;
+const gutter = 140;
 const nowInset = 30;
 const radius = 12;
 const maxLabelChars = 4;
@@ -185,7 +185,7 @@ export class MarbleDiagram {
     const index = this.lanes.size;
     const y = this.laneY(index);
     const label = svg('text', { class: 'lane-label', x: 8, y: y + 4 }, this.staticLayer);
-    label.textContent = name.length > 18 ? name.slice(0, 17) + '…' : name;
+    label.textContent = name.length > 17 ? name.slice(0, 16) + '…' : name;
     svg('title', {}, label).textContent = name;
     const baseline = svg('line', { class: 'lane-baseline', x1: gutter, y1: y, y2: y });
     baseline.setAttribute('stroke', '#c5cad3');

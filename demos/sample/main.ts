@@ -1,4 +1,5 @@
-// Sample page: live marbles of a plain RxJS pipeline, plus one lane fed by the demo server.
+// Sample page: live marbles of plain RxJS pipelines (values, completion, errors, unsubscription),
+// plus one lane fed by an Observable running in the demo server.
 import {
   combineLatest,
   EMPTY,
@@ -6,6 +7,7 @@ import {
   interval,
   map,
   repeat,
+  retry,
   startWith,
   switchMap,
   take,
@@ -47,6 +49,22 @@ const demo$ = (ms: number) =>
 combineLatest([period.value$, running.value$, restart.clicks$.pipe(startWith(undefined))])
   .pipe(switchMap(([ms, on]) => (on ? demo$(ms) : EMPTY)))
   .subscribe();
+
+// Errors: a stage that throws on its fourth value, and retry() resubscribing after a second.
+const failures = new MarbleDiagram($('#failures'), {
+  title: 'interval(500) → map(throws at 3) → retry({ delay: 1000 })',
+});
+failures.track(
+  'after retry',
+  interval(500).pipe(
+    map((n) => {
+      if (n === 3) throw new Error('n reached 3');
+      return n;
+    }),
+    failures.tap('map (throws at 3)'),
+    retry({ delay: 1000 }),
+  ),
+);
 
 const server = new MarbleDiagram($('#server'), {
   title: 'interval(700) running in the demo server, over SSE',

@@ -32,6 +32,24 @@ describe('sample demo page (Chromium)', function () {
       { name: 'sample-complete' },
     ));
 
+  it('draws errors as X and keeps the retried output free of them', () =>
+    withPage(
+      '/sample/',
+      async (page) => {
+        await waitForMarbles(page, { lane: 'map (throws at 3)', kind: 'error', atLeast: 1 });
+        expect(await marbleLabels(page, { lane: 'map (throws at 3)' })).not.to.include('3');
+        await waitForMarbles(page, { lane: 'after retry', atLeast: 4 });
+        const retried = page.locator('.mark[data-lane="after retry"][data-kind="error"]');
+        expect(await retried.count()).to.equal(0);
+        // The lane element keeps totals, also of marks that scrolled away.
+        const errors = await page
+          .locator('.lane-marks[data-lane="map (throws at 3)"]')
+          .getAttribute('data-error');
+        expect(Number(errors)).to.be.at.least(1);
+      },
+      { name: 'sample-errors' },
+    ));
+
   it('shows values streamed from the demo server over SSE', () =>
     withPage(
       '/sample/',
