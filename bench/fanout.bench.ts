@@ -3,11 +3,23 @@
  * same inputs in the same process: unordered vs `mergeMap(f, 8)`, ordered vs rxjs-etc's
  * `concatMapEager(f, 8)` and vs unordered `mergeMap(f, 8)`.
  */
-import { from, lastValueFrom, map, merge, mergeMap, of, range, type Observable } from 'rxjs';
+import {
+  concatMap,
+  from,
+  groupBy,
+  lastValueFrom,
+  map,
+  merge,
+  mergeMap,
+  of,
+  range,
+  type Observable,
+} from 'rxjs';
 // The ESM build, so it shares our rxjs instance (its `operators` entry loads the CJS build).
 import { concatMapEager } from 'rxjs-etc/dist/esm/operators/concatMapEager.js';
 import { fanIn } from '../lib/fanout/fanIn.js';
 import { fanOut } from '../lib/fanout/fanOut.js';
+import { fanOutByKey } from '../lib/fanout/fanOutByKey.js';
 import { formatRate, ratio, scaled, table, throughput, writeSection } from './lib/harness.js';
 
 const syncItems = scaled(200_000);
@@ -99,13 +111,28 @@ await compare(
   'unordered `mergeMap(f, 8)`',
   () => promiseSource().pipe(mergeMap(squareLater, 8)),
 );
-const sources = 8;
 await compare(
-  `\`fanIn\` of ${sources} sync ranges`,
+  `\`fanOutByKey\`, 100 keys, ${k(syncItems)} sync \`of(x*x)\` inners`,
   syncItems,
-  () => fanIn(...Array.from({ length: sources }, () => range(0, Math.ceil(syncItems / sources)))),
+  () => syncSource().pipe(fanOutByKey((x: number) => x % 100, square, 8)),
+  '`groupBy` + `mergeMap(g => g.pipe(concatMap(f)))` (no bound across keys)',
+  () =>
+    syncSource().pipe(
+      groupBy((x) => x % 100),
+      mergeMap((group) => group.pipe(concatMap(square))),
+    ),
+);
+
+const sources = 8;
+const fanInItems = scaled(1_000_000);
+const ranges = () =>
+  Array.from({ length: sources }, () => range(0, Math.ceil(fanInItems / sources)));
+await compare(
+  `\`fanIn\` of ${sources} sync ranges, ${k(fanInItems)} values`,
+  fanInItems,
+  () => fanIn(...ranges()),
   '`merge`',
-  () => merge(...Array.from({ length: sources }, () => range(0, Math.ceil(syncItems / sources)))),
+  () => merge(...ranges()),
 );
 
 writeSection(
