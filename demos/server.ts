@@ -31,6 +31,8 @@ export interface DemoServer {
   port: number;
   /** Server modules by area name, as discovered plus `config.modules`. */
   modules: Readonly<Record<string, DemoServerModule>>;
+  /** SSE streams open right now (each holds one subscription in this process). */
+  readonly openStreams: number;
   /** Ends open SSE streams (unsubscribing their Observables), disposes modules, stops listening. */
   close(): Promise<void>;
 }
@@ -272,6 +274,9 @@ export async function startDemoServer(config: DemoServerConfig = {}): Promise<De
     url: `http://127.0.0.1:${port}`,
     port,
     modules,
+    get openStreams() {
+      return openStreams.size;
+    },
     async close() {
       for (const res of openStreams) res.end();
       const closed = new Promise<void>((r) => server.close(() => r()));

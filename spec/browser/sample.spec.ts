@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { marbleLabels, useDemoBrowser, waitForMarbles, withPage } from './support.js';
+import {
+  demoServer,
+  marbleLabels,
+  openPage,
+  useDemoBrowser,
+  waitForMarbles,
+  withPage,
+} from './support.js';
 
 describe('sample demo page (Chromium)', function () {
   this.timeout(60_000);
@@ -61,6 +68,17 @@ describe('sample demo page (Chromium)', function () {
       },
       { name: 'sample-sse' },
     ));
+
+  it('closing the page closes the EventSource, which unsubscribes the server Observable', async () => {
+    const opened = await openPage('/sample/', { name: 'sample-sse-close' });
+    await waitForMarbles(opened.page, { lane: 'server ticks', atLeast: 1 });
+    expect(demoServer().openStreams).to.be.at.least(1);
+    await opened.close();
+    for (let i = 0; i < 100 && demoServer().openStreams > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(demoServer().openStreams).to.equal(0);
+  });
 
   it('calls a server action', () =>
     withPage(

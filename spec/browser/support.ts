@@ -123,6 +123,11 @@ function current(): Session {
   return session;
 }
 
+/** The demo server of the current `useDemoBrowser()` session (running in this process). */
+export function demoServer(): DemoServer {
+  return current().server;
+}
+
 /** The demo server's URL for `path` (e.g. `/sample/`). */
 export function demoUrl(path: string): string {
   return current().server.url + path;
