@@ -317,6 +317,13 @@ export class EtcdLocks implements LockBackend {
     if (res === undefined) {
       return this.acquireRemote(key, remainingMs, waitMs, signal, freeLocal, true);
     }
+    if (!res.succeeded && !retried) {
+      // Our key is left over from an acquire or release whose delete never reached etcd (the
+      // local queue means no live lease of ours uses it). Replace it, so the fence is fresh.
+      const stale = BigInt(res.responses[0].response_range.kvs[0].create_revision);
+      await this.deleteOwn(etcdKey, stale);
+      return this.acquireRemote(key, remainingMs, waitMs, signal, freeLocal, true);
+    }
     const myRev = BigInt(
       res.succeeded ? res.header.revision : res.responses[0].response_range.kvs[0].create_revision,
     );
