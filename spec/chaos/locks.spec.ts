@@ -47,7 +47,6 @@ async function runChaos(
   const key = `chaos-${name}`;
   const events: Event[] = [];
   const workers = new Map<string, Worker>();
-  let deadline = Number.POSITIVE_INFINITY;
   let ready = 0;
   const counts: Record<string, number> = {};
   const openIntervals = new Map<string, number>();
@@ -73,7 +72,7 @@ async function runChaos(
       holding: false,
       acquiredAt: 0,
     };
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       let e: Event;
       try {
         e = JSON.parse(line) as Event;
@@ -101,7 +100,7 @@ async function runChaos(
 
   for (let i = 0; i < WORKERS; i++) spawnWorker();
   for (let waited = 0; ready < WORKERS && waited < 30_000; waited += 50) await sleep(50);
-  deadline = Date.now() + DURATION_MS;
+  const deadline = Date.now() + DURATION_MS;
   let round = 0;
   await sleep(500); // let them contend
   while (Date.now() < deadline - 2_000) {
