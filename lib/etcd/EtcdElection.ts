@@ -146,14 +146,17 @@ export class EtcdElection implements ElectionBackend {
           const myRev = txn.succeeded
             ? txn.header.revision
             : txn.responses[0].response_range.kvs[0].create_revision;
+          let deletedAt: string | undefined;
           for (;;) {
-            const res = await this.readPrefix(pfx);
+            const res = await this.readPrefix(pfx, deletedAt);
             const mine = res.kvs.findIndex((kv) => kv.key.toString() === key);
             if (mine < 0 || res.kvs[mine].create_revision !== myRev) throw new RoundOver();
             if (mine === 0) break;
             emit();
             const predecessor = res.kvs[mine - 1].key.toString();
-            await waitDelete(this.client, predecessor, res.header.revision, {
+            // The read shows revision `deletedAt` (or the header's): watch from there on.
+            const shown = deletedAt ?? res.header.revision;
+            deletedAt = await waitDelete(this.client, predecessor, shown, {
               signal: roundOver.signal,
             });
           }
@@ -205,53 +208,61 @@ export class EtcdElection implements ElectionBackend {
     return new Observable<Leader | null>((subscriber) => {
       let closed = false;
       let emitted: Leader | null | undefined;
-      let readRevision = -1n;
+      /** Revision of the state last emitted: older answers are dropped, never emitted. */
+      let shownRevision = -1n;
       let reading = false;
-      let again = false;
+      let pending: { revision: string | undefined } | undefined;
       let failures = 0;
       let watcher: Watcher | undefined;
       let retry: Subscription | undefined;
 
-      const read = () => {
+      /** Reads the leader at `revision` (an event's) or, without one, at the latest revision. */
+      const read = (revision?: string) => {
         if (closed) return;
         if (reading) {
-          again = true;
+          // One read follows the current one, at the newest revision asked for.
+          const newer =
+            pending === undefined ||
+            (pending.revision !== undefined &&
+              (revision === undefined || BigInt(revision) > BigInt(pending.revision)));
+          if (newer) pending = { revision };
           return;
         }
         reading = true;
-        again = false;
-        this.client
-          .getAll()
-          .prefix(pfx)
-          .sort('Create', 'Ascend')
-          .limit(1)
-          .options(unaryDeadline(this.callTimeoutMs))
-          .exec()
-          .then(
-            (res) => {
-              reading = false;
-              failures = 0;
-              if (closed) return;
-              readRevision = BigInt(res.header.revision);
-              const leader = toLeader(res.kvs[0]);
+        this.readPrefix(pfx, revision, 1).then(
+          (res) => {
+            reading = false;
+            failures = 0;
+            if (closed) return;
+            const at = BigInt(revision ?? res.header.revision);
+            const leader = toLeader(res.kvs[0]);
+            if (at >= shownRevision) {
+              shownRevision = at;
               if (emitted === undefined || !sameLeader(emitted, leader)) {
                 emitted = leader;
                 subscriber.next(leader);
               }
-              if (again) read();
-            },
-            () => {
-              reading = false;
-              if (closed) return;
-              retry = scheduleOnce(this.scheduler, this.retryDelay(++failures), read);
-            },
-          );
+            }
+            const next = pending;
+            pending = undefined;
+            if (next !== undefined) read(next.revision);
+          },
+          () => {
+            reading = false;
+            pending = undefined;
+            if (closed) return;
+            retry = scheduleOnce(this.scheduler, this.retryDelay(++failures), () => read());
+          },
+        );
       };
-      /** Re-read unless a read at the event's revision or later already happened. */
+      /** Every event batch: read the leader at the batch's last revision, unless already shown. */
       const onWatchResponse = (res: IWatchResponse) => {
-        const revisions = res.events.map((e) => BigInt(e.kv.mod_revision));
-        const eventRevision = revisions.length ? revisions.reduce((a, b) => (a > b ? a : b)) : 0n;
-        if (eventRevision === 0n || eventRevision > readRevision || reading) read();
+        let last = -1n;
+        for (const e of res.events) {
+          const revision = BigInt(e.kv.mod_revision);
+          if (revision > last) last = revision;
+        }
+        if (last > shownRevision) read(last.toString());
       };
       const startWatch = () => {
         this.client
@@ -263,7 +274,7 @@ export class EtcdElection implements ElectionBackend {
               if (closed) return void w.cancel().catch(() => undefined);
               watcher = w;
               w.on('data', onWatchResponse);
-              w.on('connected', read); // also after the stream moved to another member
+              w.on('connected', () => read()); // also after the stream moved to another member
               w.on('error', () => {
                 watcher = undefined;
                 void w.cancel().catch(() => undefined);
@@ -316,15 +327,31 @@ export class EtcdElection implements ElectionBackend {
     };
   }
 
-  /** Every candidate key of the election, oldest (the leader) first. */
-  private async readPrefix(pfx: string): Promise<IRangeResponse> {
-    try {
-      return await this.client
+  /**
+   * The election's keys, oldest (the leader) first; `limit` 1 for just the leader. With
+   * `atRevision` (a watch event's revision) it first reads that exact revision from the member's
+   * own store (serializable: no consensus round trip, yet exact, since revisions never change);
+   * a member that has not applied it yet, or has compacted it, answers with an error, and then
+   * a linearizable read of the latest revision is made instead.
+   */
+  private async readPrefix(pfx: string, atRevision?: string, limit = 0): Promise<IRangeResponse> {
+    const range = () =>
+      this.client
         .getAll()
         .prefix(pfx)
         .sort('Create', 'Ascend')
-        .options(unaryDeadline(this.callTimeoutMs))
-        .exec();
+        .limit(limit)
+        .options(unaryDeadline(this.callTimeoutMs));
+    if (atRevision !== undefined) {
+      const exact = await range()
+        .revision(atRevision)
+        .serializable(true)
+        .exec()
+        .catch(() => undefined);
+      if (exact !== undefined) return exact;
+    }
+    try {
+      return await range().exec();
     } catch (e) {
       throw toEtcdError(e, 'range');
     }

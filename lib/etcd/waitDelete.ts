@@ -3,7 +3,7 @@ import { AbortedError } from '../errors.js';
 import { toEtcdError } from './etcdCall.js';
 
 /**
- * Resolves once `key` is deleted at or after `fromRevision` (etcd's Go `waitDelete`): watches
+ * Resolves with the deletion's revision once `key` is deleted at or after `fromRevision` (etcd's Go `waitDelete`): watches
  * the key from that revision, so a deletion that happened between your read (pass its header
  * revision) and the watch is not missed. Used by `EtcdLocks` (wait for the predecessor) and
  * `EtcdElection`.
@@ -21,18 +21,18 @@ export function waitDelete(
   key: string,
   fromRevision: number | string,
   options: { signal?: AbortSignal } = {},
-): Promise<void> {
+): Promise<string> {
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(new AbortedError('wait for deletion aborted'));
-  return new Promise<void>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     let finished = false;
     let cancel: (() => void) | undefined;
-    const finish = (error?: Error) => {
+    const finish = (error?: Error, revision = '') => {
       if (finished) return;
       finished = true;
       signal?.removeEventListener('abort', onAbort);
       cancel?.();
-      if (error === undefined) resolve();
+      if (error === undefined) resolve(revision);
       else reject(error);
     };
     const onAbort = () => finish(new AbortedError('wait for deletion aborted'));
@@ -49,7 +49,7 @@ export function waitDelete(
             cancel();
             return;
           }
-          watcher.on('delete', () => finish());
+          watcher.on('delete', (kv) => finish(undefined, kv.mod_revision));
           watcher.on('error', (e) => finish(toEtcdError(e, 'watch')));
         },
         (e: unknown) => finish(toEtcdError(e, 'watch')),
