@@ -166,6 +166,37 @@ describe('EtcdElection (real etcd)', function () {
     c.resign();
   });
 
+  it('observe never names a wrong leader when candidates join an empty election at once (batched events)', async () => {
+    const observer = new EtcdElection(client, { prefix: 'election/' }); // etcd3's layout
+    const rounds = 10;
+    let theirsWrong = 0;
+    // etcd3's own client: its campaigns' failed calls must not open our client's circuit breaker.
+    const peerClient = new Etcd3({ hosts: endpoints, dialTimeout: 1000 });
+    for (let round = 0; round < rounds; round++) {
+      const name = `batch-${process.pid}-${round}`;
+      const peer = peerClient.election(name, 5);
+      const seen = new Observer(observer, name);
+      const theirs = await peer.observe();
+      const theirsSeen: (string | undefined)[] = [];
+      theirs.on('change', (v) => theirsSeen.push(v));
+      await eventually('first observation', () => seen.seen.length > 0);
+      const campaigns = ['a', 'b', 'c'].map((id) => ({ id, c: peer.campaign(id), elected: false }));
+      for (const x of campaigns) x.c.on('elected', () => (x.elected = true));
+      const leader = await eventually('elected', () => campaigns.find((x) => x.elected)?.id);
+      await eventually('observed', () => seen.latest?.value === leader);
+      const wrong = seen.seen.filter((l) => l !== null && l.value !== leader);
+      expect(wrong, `round ${round}`).to.deep.equal([]);
+      theirsWrong += theirsSeen.some((v) => v !== undefined && v !== leader) ? 1 : 0;
+      seen.stop();
+      await theirs.cancel();
+      await Promise.all(campaigns.map((x) => x.c.resign().catch(() => undefined)));
+    }
+    peerClient.close();
+    console.log(
+      `      (etcd3's observer named a wrong leader in ${theirsWrong} of ${rounds} rounds)`,
+    );
+  });
+
   it('validates its options when created', () => {
     expect(() => new EtcdElection({} as Etcd3)).to.throw(TypeError, 'client');
     expect(() => new EtcdElection(client, { ttlSeconds: 0 })).to.throw(RangeError, 'ttlSeconds');
