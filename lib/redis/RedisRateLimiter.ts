@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { AsyncRateLimiter, RateLimitDecision } from '../backpressure/RateLimiter.js';
+import { BackendUnavailableError } from '../errors.js';
 import {
   validateInteger,
   validateNonEmptyString,
@@ -16,6 +17,23 @@ export interface RedisRateLimiterConfig {
   windowMs: number;
   /** Prefix of every Redis key (default `'rxc:rate:'`). */
   prefix?: string;
+}
+
+/**
+ * Connection trouble (closed, refused, retries exhausted, `commandTimeout`) and cluster
+ * reconfiguration replies become `BackendUnavailableError` (transient); other Redis replies
+ * (e.g. WRONGTYPE: the key holds something else) are passed on as they are.
+ */
+function unavailable(err: unknown): Error {
+  if (!(err instanceof Error)) return new Error(`redis rate limit call failed: ${String(err)}`);
+  const transient =
+    err.name !== 'ReplyError' ||
+    /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|BUSY)/.test(err.message);
+  return transient
+    ? new BackendUnavailableError('redis', `redis rate limit call failed: ${err.message}`, {
+        cause: err,
+      })
+    : err;
 }
 
 /** A decision of {@link RedisRateLimiter}, with the server time it was made at. */
@@ -94,19 +112,29 @@ export class RedisRateLimiter {
     this.argv = [String(this.limit), String(windowUs), String(Math.ceil(this.windowMs))];
   }
 
-  /** Takes a permit for `key` if fewer than `limit` were taken in the last `windowMs`. */
+  /**
+   * Takes a permit for `key` if fewer than `limit` were taken in the last `windowMs`. Rejects
+   * with `BackendUnavailableError` when Redis cannot be reached (bound the wait with ioredis'
+   * `commandTimeout` option).
+   */
   async tryAcquire(key: string): Promise<RedisRateLimitDecision> {
     validateNonEmptyString('key', key);
     const args = [this.prefix + key, ...this.argv] as const;
-    let reply: unknown;
-    try {
-      reply = await this.redis.evalsha(SCRIPT_SHA, 1, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      reply = await this.redis.eval(SCRIPT, 1, ...args);
-    }
+    const reply = await this.evaluate(args).catch((err: unknown) => {
+      throw unavailable(err);
+    });
     const [allowed, waitUs, nowUs] = reply as [number, number, number];
     return { allowed: allowed === 1, retryAfterMs: waitUs / 1000, serverTimeUs: nowUs };
+  }
+
+  /** One call of the script: EVALSHA, or EVAL when Redis lost it (restart, SCRIPT FLUSH). */
+  private async evaluate(args: readonly [string, string, string, string]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(SCRIPT_SHA, 1, ...args);
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+    }
+    return this.redis.eval(SCRIPT, 1, ...args);
   }
 
   /** This limiter bound to one key, for `rateLimit({ limiter })`. */

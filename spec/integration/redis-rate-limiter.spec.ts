@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import { firstValueFrom, range, toArray } from 'rxjs';
 import { rateLimit, SlidingWindowLimiter } from '../../lib/backpressure/index.js';
+import { isBackendUnavailableError } from '../../lib/errors.js';
 import { RedisRateLimiter } from '../../lib/redis/index.js';
 import { sharedRedis, startRedisCluster, type RedisCluster } from '../support/servers.js';
 
@@ -116,6 +117,26 @@ describe('RedisRateLimiter (real Redis)', function () {
     );
     expect(out).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(await redis.llen(`${prefix}q`)).to.equal(3);
+  });
+
+  it('fails with BackendUnavailableError when Redis cannot be reached; other replies as they are', async () => {
+    const offline = new Redis((await sharedRedis()).url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+    });
+    const error = await new RedisRateLimiter(offline, { limit: 1, windowMs: 10 })
+      .tryAcquire('k')
+      .catch((e: unknown) => e);
+    expect(isBackendUnavailableError(error), String(error)).to.equal(true);
+    offline.disconnect();
+
+    await redis.set(`${prefix}string`, 'not a list');
+    const limiter = new RedisRateLimiter(redis, { limit: 1, windowMs: 10, prefix });
+    const wrongType = await limiter.tryAcquire('string').catch((e: unknown) => e);
+    expect(wrongType)
+      .to.be.instanceOf(Error)
+      .with.property('message')
+      .that.matches(/WRONGTYPE/);
   });
 
   it('rejects bad options at creation', () => {
