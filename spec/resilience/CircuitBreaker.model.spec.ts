@@ -13,6 +13,7 @@ import {
   circuitBreaker,
   type CircuitBreakerConfig,
   type CircuitState,
+  type IsolationHandle,
 } from '../../lib/resilience/index.js';
 import { ManualClock } from './manualClock.js';
 
@@ -33,12 +34,16 @@ type Step =
   | { kind: 'succeed'; pick: number }
   | { kind: 'fail'; pick: number; ignored: boolean }
   | { kind: 'cancel'; pick: number }
-  | { kind: 'advance'; ms: number };
+  | { kind: 'advance'; ms: number }
+  | { kind: 'reset' }
+  | { kind: 'isolate' }
+  | { kind: 'dispose'; pick: number };
 
 const IGNORED = new Error('ignored');
 
 class Model {
-  state: CircuitState = 'closed';
+  mode: CircuitState | 'isolated' = 'closed';
+  isolations = 0;
   gen = 0;
   openings = 0;
   consecutive = 0;
@@ -55,8 +60,8 @@ class Model {
 
   /** Timed transitions happen at their due time, however late they are looked at. */
   refresh(): void {
-    if (this.state === 'half-open' && this.now() >= this.deadline) this.open(this.deadline);
-    if (this.state === 'open' && this.now() >= this.halfOpenAt) {
+    if (this.mode === 'half-open' && this.now() >= this.deadline) this.open(this.deadline);
+    if (this.mode === 'open' && this.now() >= this.halfOpenAt) {
       this.enter('half-open');
       this.trials = 0;
       this.successes = 0;
@@ -67,8 +72,8 @@ class Model {
   /** Generation of the admitted call, or null when refused. */
   admit(): number | null {
     this.refresh();
-    if (this.state === 'closed') return this.gen;
-    if (this.state === 'half-open' && this.trials < this.c.halfOpenMaxCalls) {
+    if (this.mode === 'closed') return this.gen;
+    if (this.mode === 'half-open' && this.trials < this.c.halfOpenMaxCalls) {
       if (this.deadline === Infinity) this.deadline = this.now() + this.c.halfOpenMaxMs;
       this.trials++;
       return this.gen;
@@ -79,13 +84,13 @@ class Model {
   succeed(gen: number, startedAt: number): void {
     if (gen !== this.gen) return;
     const slow = this.now() - startedAt >= this.c.slowCallMs;
-    if (this.state === 'closed') {
+    if (this.mode === 'closed') {
       if (slow) this.failedWhileClosed();
       else {
         this.consecutive = 0;
         this.samples.push({ t: this.now(), failed: false });
       }
-    } else if (this.state === 'half-open') {
+    } else if (this.mode === 'half-open') {
       this.trials--;
       if (slow) this.open();
       else if (++this.successes >= this.c.successThreshold) this.close();
@@ -98,15 +103,15 @@ class Model {
       this.cancel(gen);
       return;
     }
-    if (this.state === 'closed') this.failedWhileClosed();
-    else if (this.state === 'half-open') {
+    if (this.mode === 'closed') this.failedWhileClosed();
+    else if (this.mode === 'half-open') {
       this.trials--;
       this.open();
     }
   }
 
   cancel(gen: number): void {
-    if (gen === this.gen && this.state === 'half-open') this.trials--;
+    if (gen === this.gen && this.mode === 'half-open') this.trials--;
   }
 
   private inWindow(): { t: number; failed: boolean }[] {
@@ -143,11 +148,30 @@ class Model {
     this.enter('closed');
   }
 
-  private enter(state: CircuitState): void {
+  /** What `breaker.state` reports: an isolated circuit is open. */
+  get state(): CircuitState {
+    return this.mode === 'isolated' ? 'open' : this.mode;
+  }
+
+  reset(): void {
+    this.consecutive = 0;
+    this.samples = [];
+    if (this.isolations === 0) this.close();
+  }
+
+  isolate(): void {
+    if (this.isolations++ === 0) this.enter('isolated');
+  }
+
+  dispose(): void {
+    if (--this.isolations === 0) this.close();
+  }
+
+  private enter(mode: CircuitState | 'isolated'): void {
     this.gen++;
-    this.state = state;
-    this.consecutive = state === 'half-open' ? this.consecutive : 0;
-    if (state !== 'half-open') this.samples = [];
+    this.mode = mode;
+    this.consecutive = mode === 'half-open' ? this.consecutive : 0;
+    if (mode !== 'half-open') this.samples = [];
   }
 }
 
@@ -192,6 +216,9 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'reset' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'isolate' as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('dispose' as const), pick: fc.nat() }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -231,7 +258,7 @@ interface LiveCall {
 
 describe('CircuitBreaker (model-based)', () => {
   it('agrees with the reference state machine on random call sequences', () => {
-    const runs = Math.round(300 * Number(process.env.CHAOS_SCALE ?? '1'));
+    const runs = Math.round(600 * Number(process.env.CHAOS_SCALE ?? '1'));
     fc.assert(
       fc.property(
         configArb,
@@ -246,6 +273,7 @@ describe('CircuitBreaker (model-based)', () => {
           const observer = observe ? breaker.state$.subscribe((s) => (announced = s)) : null;
           const live: LiveCall[] = [];
           const take = (pick: number) => live.splice(pick % live.length, 1)[0];
+          const handles: IsolationHandle[] = [];
 
           for (const step of steps) {
             if (step.kind === 'start') {
@@ -260,6 +288,17 @@ describe('CircuitBreaker (model-based)', () => {
               expect(refused, 'refused').to.equal(gen === null);
               if (gen !== null) {
                 live.push({ source, subscription, gen, startedAt: clock.now() });
+              }
+            } else if (step.kind === 'reset') {
+              model.reset();
+              breaker.reset();
+            } else if (step.kind === 'isolate') {
+              model.isolate();
+              handles.push(breaker.isolate());
+            } else if (step.kind === 'dispose') {
+              if (handles.length > 0) {
+                model.dispose();
+                handles.splice(step.pick % handles.length, 1)[0].dispose();
               }
             } else if (step.kind === 'advance') {
               clock.advance(step.ms);

@@ -212,6 +212,21 @@ describe('CircuitBreaker', () => {
     });
   });
 
+  describe('halfOpenMaxMs', () => {
+    it('a hung trial reopens the circuit at the deadline, also when looked at much later', async () => {
+      const b = create({ failureThreshold: 1, openMs: 10, halfOpenMaxMs: 5 });
+      await b.execute(fail).catch(() => undefined); // open 0..10
+      clock.advance(10);
+      void b.execute(() => new Promise(() => undefined)); // trial at 10 never settles
+      expect(b.stats().trialsInFlight).to.equal(1);
+      clock.advance(20); // reopened at 15 (deadline) for 10 → half-open again since 25
+      expect(b.state).to.equal('half-open');
+      expect(b.stats()).to.include({ openings: 2, trialsInFlight: 0 });
+      expect(await b.execute(ok)).to.equal(1);
+      expect(b.state).to.equal('closed');
+    });
+  });
+
   describe('windows', () => {
     it('count window forgets calls beyond its size', async () => {
       const b = create({ window: { type: 'count', size: 3 }, failureRate: 0.6 });
