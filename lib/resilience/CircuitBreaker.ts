@@ -26,6 +26,7 @@ export type CircuitBreakerSnapshot =
   | { state: 'open'; openings: number; halfOpenAt: number }
   | { state: 'half-open'; openings: number };
 
+/** Options of {@link CircuitBreaker}; every one is validated when the breaker is created. */
 export interface CircuitBreakerConfig {
   /** Consecutive failures that open the circuit. Default 5 when no `window` is given. */
   failureThreshold?: number;

@@ -10,6 +10,7 @@ import {
 import { validateFunction, validateObject, validateOneOf } from '../internal/validate.js';
 import { CircuitBreaker } from './CircuitBreaker.js';
 
+/** Options of the {@link circuitBreaker} operator. */
 export interface CircuitBreakerOperatorConfig<T> {
   /**
    * Replaces the error of a refused call (`BrokenCircuitError`) or the source's error before

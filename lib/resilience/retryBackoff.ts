@@ -19,6 +19,7 @@ import {
 /** How the delay is randomised. `'full'` (the default) spreads retries best under contention. */
 export type Jitter = 'full' | 'equal' | 'decorrelated' | 'none';
 
+/** Options of {@link retryBackoff}; validated when the operator is created. */
 export interface RetryBackoffConfig {
   /** Retries after the first attempt (0 = none, Infinity = forever). */
   maxRetries: number;
