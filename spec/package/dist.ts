@@ -3,7 +3,7 @@
  * here when missing or older than lib/), and a walk over an entry's transitive imports.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,12 +27,14 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** Runs `rollup -c` when a dist output is missing or lib/ changed since the build. */
+/** Runs a clean `rollup -c` when a dist output is missing or lib/ changed since the build. */
 export function ensureBuilt(): void {
   const missing = outputs.some((file) => !existsSync(file));
   const oldest = missing ? 0 : Math.min(...outputs.map((file) => statSync(file).mtimeMs));
   if (!missing && newestSource(join(root, 'lib')) <= oldest) return;
   console.log(`  building dist/ (${missing ? 'missing' : 'older than lib/'})…`);
+  // Old chunks would linger (rollup never deletes outputs) and be packed with the rest.
+  rmSync(dist, { recursive: true, force: true });
   const rollup = join(root, 'node_modules', 'rollup', 'dist', 'bin', 'rollup');
   const result = spawnSync(process.execPath, [rollup, '-c'], { cwd: root, encoding: 'utf8' });
   if (result.status !== 0)
@@ -50,6 +52,12 @@ export interface ImportGraph {
   bare: Set<string>;
 }
 
+/** Declaration files import their chunks as `./x.js`, meaning `./x.d.ts`. */
+function localFile(path: string): string {
+  const declaration = path.replace(/\.js$/, '.d.ts');
+  return !existsSync(path) && existsSync(declaration) ? declaration : path;
+}
+
 /** Follows relative imports (ESM `import`/`export … from`/`import()`, or CJS `require`). */
 export function importGraph(entry: string): ImportGraph {
   const files: string[] = [];
@@ -65,7 +73,7 @@ export function importGraph(entry: string): ImportGraph {
       .replace(/^\s*\/\/.*$/gm, '');
     for (const pattern of [esmImport, dynamicImport, cjsRequire]) {
       for (const [, specifier] of code.matchAll(pattern)) {
-        if (specifier.startsWith('.')) pending.push(resolve(dirname(file), specifier));
+        if (specifier.startsWith('.')) pending.push(localFile(resolve(dirname(file), specifier)));
         else bare.add(specifier);
       }
     }
