@@ -6,3 +6,5 @@ export { rateLimit, MAX_PENDING_DECISIONS } from './rateLimit.js';
 export type { RateLimitConfig, RateLimitOverflow } from './rateLimit.js';
 export { AdaptiveLimiter } from './AdaptiveLimiter.js';
 export type { AdaptiveLimiterConfig } from './AdaptiveLimiter.js';
+export { GradientLimiter } from './GradientLimiter.js';
+export type { GradientLimiterConfig } from './GradientLimiter.js';

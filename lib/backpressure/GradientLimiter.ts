@@ -1,0 +1,133 @@
+import { BehaviorSubject, Subject, type Observable, type SchedulerLike } from 'rxjs';
+import type { ConcurrencyLimit, Permit, PermitOutcome } from '../fanout/ConcurrencyLimit.js';
+import { resolveScheduler } from '../internal/scheduler.js';
+import { validateInteger, validateNumber, validateObject } from '../internal/validate.js';
+
+/** Options of {@link GradientLimiter}. */
+export interface GradientLimiterConfig {
+  /** Starting limit, within [min, max]. */
+  initial: number;
+  /** Lowest limit, an integer >= 1. */
+  min: number;
+  /** Highest limit, an integer >= min. */
+  max: number;
+  /** How far latency may rise over its long-term average before the limit shrinks (default 1.5). */
+  tolerance?: number;
+  /** Share of each new estimate taken into the limit, in (0, 1] (default 0.2). */
+  smoothing?: number;
+  /** Permits allowed above what latency says the service holds, > 0 (default 4). */
+  queueSize?: number;
+  /** Samples in the long-term latency average (default 600). */
+  longWindow?: number;
+  /** Clock for call latencies (default `asyncScheduler`). */
+  scheduler?: SchedulerLike;
+}
+
+/** Samples averaged plainly before the long-term average becomes exponential. */
+const WARMUP_SAMPLES = 10;
+
+/**
+ * A latency-gradient concurrency limit after Netflix concurrency-limits' `Gradient2Limit`: it
+ * shrinks the limit as soon as latency rises above its long-term average (a queue is building
+ * in the service), before calls start to fail, where AIMD only backs off on failures.
+ *
+ * Each released permit (any outcome but 'ignored') is a latency sample `rtt`:
+ * `gradient = clamp(tolerance * longRtt / rtt, 0.5, 1)`,
+ * `limit ← limit * (1 - smoothing) + (limit * gradient + queueSize) * smoothing`, within
+ * [min, max]. Samples taken while less than half the limit was in use do not change it (the
+ * caller, not the service, was the bottleneck). When latency falls well below the long-term
+ * average (after an overload), that average decays so the limit can grow again.
+ *
+ * ```
+ * latency:  10 10 10 10 | 30 30 30 | 10 10 10        (ms, one sample per call at full use)
+ * limit:    grows        | shrinks  | grows again
+ * ```
+ *
+ * @example
+ * const limiter = new GradientLimiter({ initial: 20, min: 1, max: 500 });
+ * requests$.pipe(fanOut((req) => callService(req), { concurrency: limiter }));
+ */
+export class GradientLimiter implements ConcurrencyLimit {
+  readonly min: number;
+  readonly max: number;
+  readonly tolerance: number;
+  readonly smoothing: number;
+  readonly queueSize: number;
+  readonly longWindow: number;
+  private readonly scheduler: SchedulerLike;
+  private inflightCount = 0;
+  private estimate: number;
+  private longRtt = 0;
+  private samples = 0;
+  private readonly limitSubject: BehaviorSubject<number>;
+  private readonly availableSubject = new Subject<void>();
+
+  /** The limit now, then every change. */
+  readonly limit$: Observable<number>;
+  /** Emits after every release: `tryAcquire` may succeed again. */
+  readonly available$: Observable<void> = this.availableSubject.asObservable();
+
+  constructor(config: GradientLimiterConfig) {
+    const options = validateObject('config', config);
+    this.min = validateInteger('min', options.min, 1);
+    this.max = validateInteger('max', options.max, this.min);
+    this.tolerance = validateNumber('tolerance', options.tolerance ?? 1.5, { min: 1 });
+    this.smoothing = validateNumber('smoothing', options.smoothing ?? 0.2, {
+      min: 0,
+      exclusiveMin: true,
+      max: 1,
+    });
+    this.queueSize = validateNumber('queueSize', options.queueSize ?? 4, {
+      min: 0,
+      exclusiveMin: true,
+    });
+    this.longWindow = validateInteger('longWindow', options.longWindow ?? 600, WARMUP_SAMPLES);
+    this.scheduler = resolveScheduler(options.scheduler);
+    this.estimate = validateInteger('initial', options.initial, this.min, { max: this.max });
+    this.limitSubject = new BehaviorSubject(this.estimate);
+    this.limit$ = this.limitSubject.asObservable();
+  }
+
+  /** The current maximum number of permits out at once. */
+  get limit(): number {
+    return this.limitSubject.value;
+  }
+
+  /** Permits out now. */
+  get inflight(): number {
+    return this.inflightCount;
+  }
+
+  /** A permit, or null when `inflight >= limit`. Release it when the call ends. */
+  tryAcquire(): Permit | null {
+    if (this.inflightCount >= this.limit) return null;
+    const inflight = ++this.inflightCount;
+    const start = this.scheduler.now();
+    let released = false;
+    return {
+      release: (outcome: PermitOutcome) => {
+        if (released) return;
+        released = true;
+        this.inflightCount--;
+        if (outcome !== 'ignored') this.sample(this.scheduler.now() - start, inflight);
+        this.availableSubject.next();
+      },
+    };
+  }
+
+  private sample(elapsed: number, inflight: number): void {
+    const rtt = Math.max(elapsed, 1e-3); // a zero latency (virtual time) would divide by zero
+    this.samples++;
+    const weight = Math.min(this.samples, WARMUP_SAMPLES, this.longWindow);
+    this.longRtt +=
+      (rtt - this.longRtt) / (this.samples <= WARMUP_SAMPLES ? weight : this.longWindow);
+    if (this.longRtt / rtt > 2) this.longRtt *= 0.95; // recovering from overload: forget it
+    if (inflight < this.estimate / 2) return;
+    const gradient = Math.min(1, Math.max(0.5, (this.tolerance * this.longRtt) / rtt));
+    const wanted = this.estimate * gradient + this.queueSize;
+    const next = this.estimate * (1 - this.smoothing) + wanted * this.smoothing;
+    this.estimate = Math.min(this.max, Math.max(this.min, next));
+    const limit = Math.floor(this.estimate);
+    if (limit !== this.limit) this.limitSubject.next(limit);
+  }
+}
