@@ -33,6 +33,7 @@ const toError = (info: WireError | undefined): ServerStreamError =>
  * completes, `error` errors with a `ServerStreamError`; a lost connection errors too (no silent
  * reconnect, which would restart the server's Observable). Unsubscribing closes the EventSource,
  * which unsubscribes the Observable in the server. Bigints arrive as decimal strings.
+ * Each stream holds one HTTP connection (Chromium: 6 per origin), so keep a page to a few.
  */
 export function serverStream<T>(path: string): Observable<T> {
   return new Observable<T>((subscriber) => {
