@@ -178,7 +178,12 @@ export class MarbleDiagram {
     this.frame = requestAnimationFrame(this.tick);
   }
 
-  /** Creates the lane `name` (lanes show in creation order), or returns the existing one. */
+  /** Adds lane `name` now (lanes show in creation order; tracking or marking adds them too). */
+  addLane(name: string): void {
+    this.lane(name);
+  }
+
+  /** Creates the lane `name`, or returns the existing one. */
   private lane(name: string): Lane {
     let lane = this.lanes.get(name);
     if (lane) return lane;
