@@ -216,6 +216,7 @@ export class CircuitBreaker {
    * const body = await breaker.execute(() => fetch(url).then((r) => r.json()));
    */
   async execute<T>(fn: () => T | PromiseLike<T>): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError('execute(fn) needs a function');
     const permit = this.tryAcquire();
     if (permit < 0) throw this.rejection();
     const startedAt = this.callStart();

@@ -41,6 +41,13 @@ describe('CircuitBreaker', () => {
       expect(b.stats()).to.include({ admitted: 3, successes: 2, failures: 1 });
     });
 
+    it('rejects a non-function without counting it', async () => {
+      const b = create({ failureThreshold: 1 });
+      const e = await b.execute(42 as never).catch((x: unknown) => x);
+      expect(e).to.be.instanceOf(TypeError);
+      expect(b.stats()).to.include({ admitted: 0, failures: 0, state: 'closed' });
+    });
+
     it('records a synchronous throw as a failure', async () => {
       const b = create({ failureThreshold: 1 });
       const error = await b
