@@ -24,7 +24,6 @@ import {
   unaryDeadline,
 } from './etcdCall.js';
 import { EtcdSession } from './EtcdSession.js';
-import { waitDelete } from './waitDelete.js';
 
 /** Options of {@link EtcdLocks}. */
 export interface EtcdLocksConfig {
@@ -70,7 +69,6 @@ class EtcdLease implements LockLease {
   private readonly end = new LeaseEnd();
   readonly lost$ = this.end.lost$;
   readonly ttlMs: number;
-  private readonly watching = new AbortController();
   private readonly sessionSub: Subscription;
   private releasing: Promise<void> | undefined;
 
@@ -88,20 +86,27 @@ class EtcdLease implements LockLease {
       error: (e: unknown) => this.lose('session expired', e),
       complete: () => this.lose('session closed (its lease was revoked)'),
     });
-    waitDelete(locks.client, etcdKey, fence.toString(), { signal: this.watching.signal }).then(
-      () => this.lose('its key was deleted'),
-      () => undefined, // aborted on release, or the watch failed: the session still guards validity
-    );
   }
 
+  /**
+   * Sends a session keepalive and checks that our key is still there (etcd does not tell a
+   * holder when its key is deleted; `lock$` calls this every TTL/3, so a deletion behind our
+   * back is noticed within that).
+   */
   async extend(): Promise<void> {
     if (!this.end.held) throw this.endedError();
-    try {
-      await this.session.keepAliveOnce();
-    } catch (e) {
-      if (isSessionExpiredError(e)) this.lose('session expired', e);
-      throw this.end.held ? e : this.endedError();
+    const [alive, present] = await Promise.allSettled([
+      this.session.keepAliveOnce(),
+      this.locks.ownKeyPresent(this.etcdKey, this.fence),
+    ]);
+    if (alive.status === 'rejected' && isSessionExpiredError(alive.reason)) {
+      this.lose('session expired', alive.reason);
+    } else if (present.status === 'fulfilled' && !present.value) {
+      this.lose('its key was deleted');
     }
+    if (!this.end.held) throw this.endedError();
+    if (alive.status === 'rejected') throw alive.reason as Error;
+    if (present.status === 'rejected') throw present.reason as Error;
   }
 
   release(): Promise<void> {
@@ -134,7 +139,6 @@ class EtcdLease implements LockLease {
   }
 
   private cleanup(): void {
-    this.watching.abort();
     this.sessionSub.unsubscribe();
     this.freeLocal();
   }
@@ -157,7 +161,7 @@ class EtcdLease implements LockLease {
  * key queue locally first (FIFO), because they share the lease and hence the etcd key.
  * `ttlMs` of acquire options is ignored: the session's `ttlSeconds` applies, and a lease is lost
  * when the session is (keepalive not confirmed within the TTL, measured from when it was sent)
- * or when its key is deleted.
+ * or, noticed at the next `extend` (`lock$`: every TTL/3), when its key was deleted.
  *
  * Failover: unary calls carry a deadline (`callTimeoutMs`) and fail with
  * `BackendUnavailableError`; construct the etcd3 client with `dialTimeout` and with no deadline
@@ -247,6 +251,14 @@ export class EtcdLocks implements LockBackend {
     } catch (e) {
       throw toEtcdError(e, 'delete');
     }
+  }
+
+  /** True if `etcdKey` exists with this create revision. @internal */
+  async ownKeyPresent(etcdKey: string, createRevision: bigint): Promise<boolean> {
+    const res = await this.txnCall('range', () =>
+      this.client.kv.range({ key: Buffer.from(etcdKey) }, unaryDeadline(this.callTimeoutMs)),
+    );
+    return res.kvs.length > 0 && BigInt(res.kvs[0].create_revision) === createRevision;
   }
 
   private newSession(): Promise<EtcdSession> {
@@ -348,12 +360,7 @@ export class EtcdLocks implements LockBackend {
           });
     const sessionSub = session.lost$.subscribe({ error: () => stop.abort() });
     try {
-      await this.waitDeletes(pfx, myRev - 1n, stop.signal);
-      // Woken: our own key must still be there, or the session died while we waited.
-      const mine = await this.txnCall('range', () =>
-        this.client.kv.range({ key: keyBuf }, unaryDeadline(this.callTimeoutMs)),
-      );
-      if (mine.kvs.length === 0 || BigInt(mine.kvs[0].create_revision) !== myRev) {
+      if (!(await this.waitDeletes(pfx, keyBuf, myRev, stop.signal))) {
         throw new SessionExpiredError(`lock "${key}": session expired while waiting`);
       }
       return lease();
@@ -389,18 +396,71 @@ export class EtcdLocks implements LockBackend {
     );
   }
 
-  /** Go's waitDeletes: until no key under `pfx` has a create revision <= `maxCreate`. */
-  private async waitDeletes(pfx: string, maxCreate: bigint, signal: AbortSignal): Promise<void> {
+  /**
+   * Resolves once `key` (created at `createRevision`) is gone. Unlike a watch from a past
+   * revision, which etcd serves from its unsynced-watcher loop (up to 100 ms late), this watches
+   * from now and then checks the key once, so a hand-off takes one event, not a sync period.
+   */
+  private waitGone(key: Buffer, createRevision: bigint, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(new AbortedError('wait for deletion aborted'));
+    return new Promise<void>((resolve, reject) => {
+      let finished = false;
+      let cancel: (() => void) | undefined;
+      const finish = (error?: Error) => {
+        if (finished) return;
+        finished = true;
+        signal.removeEventListener('abort', onAbort);
+        cancel?.();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onAbort = () => finish(new AbortedError('wait for deletion aborted'));
+      signal.addEventListener('abort', onAbort);
+      this.client
+        .watch()
+        .key(key)
+        .create()
+        .then(async (watcher) => {
+          cancel = () => void watcher.cancel().catch(() => undefined);
+          if (finished) return cancel();
+          watcher.on('delete', () => finish());
+          watcher.on('error', (e) => finish(toEtcdError(e, 'watch')));
+          // The watch is live: anything deleted from here on is an event; before, the check sees it.
+          if (!(await this.ownKeyPresent(key.toString(), createRevision))) finish();
+        })
+        .catch((e: unknown) => finish(toEtcdError(e, 'watch')));
+    });
+  }
+
+  /**
+   * Go's waitDeletes plus its own-key check, one read per step: waits until no key under `pfx`
+   * was created before `myRev`. Resolves false as soon as our own key is gone (session expired).
+   */
+  private async waitDeletes(
+    pfx: string,
+    ownKey: Buffer,
+    myRev: bigint,
+    signal: AbortSignal,
+  ): Promise<boolean> {
     for (;;) {
       const res = await this.txnCall('range', () =>
-        this.client.kv.range(
-          rangeByCreate(pfx, 'Descend', maxCreate),
+        this.client.kv.txn(
+          {
+            compare: [],
+            success: [
+              { request_range: rangeByCreate(pfx, 'Descend', myRev - 1n) },
+              { request_range: { key: ownKey } },
+            ],
+            failure: [],
+          },
           unaryDeadline(this.callTimeoutMs),
         ),
       );
-      const last = res.kvs[0];
-      if (last === undefined) return;
-      await waitDelete(this.client, last.key.toString(), res.header.revision, { signal });
+      const own = res.responses[1].response_range.kvs[0];
+      if (own === undefined || BigInt(own.create_revision) !== myRev) return false;
+      const last = res.responses[0].response_range.kvs[0];
+      if (last === undefined) return true;
+      await this.waitGone(last.key, BigInt(last.create_revision), signal);
     }
   }
 }

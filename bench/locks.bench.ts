@@ -1,0 +1,295 @@
+/**
+ * Locks against their peers on the same local servers, in the same run:
+ * 1. uncontended Redis acquire+release cycles: RedisLocks vs raw ioredis `SET NX PX` + `DEL`
+ *    pairs (the two-round-trip floor) vs @sesamecare-oss/redlock;
+ * 2. contended Redis (4 clients, 1 ms hold): acquisitions/s, per-client fairness, p99
+ *    time-to-acquire, share of hand-offs back to the releasing client, give-ups;
+ * 3. uncontended etcd cycles: EtcdLocks (session lease reused: one txn + one delete) vs the
+ *    etcd3 client's `lock()` (grant, txn, revoke each time);
+ * 4. contended etcd (4 clients): hand-off latency (release → next holder) vs an etcd3 `lock()`
+ *    retry loop with a 10 ms retry.
+ * Servers are started here (redis-server, a 1-member etcd) and stopped at the end.
+ */
+import { Redlock } from '@sesamecare-oss/redlock';
+import { Etcd3 } from 'etcd3';
+import { Redis } from 'ioredis';
+import { EtcdLocks } from '../lib/etcd/index.js';
+import type { LockBackend } from '../lib/lock/index.js';
+import { RedisLocks } from '../lib/redis/index.js';
+import { startEtcdCluster, startRedis } from '../spec/support/servers.js';
+import {
+  formatRate,
+  median,
+  percentile,
+  ratio,
+  scaled,
+  table,
+  throughput,
+  writeSection,
+} from './lib/harness.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : 'n/a');
+
+const redisServer = await startRedis();
+const etcd = await startEtcdCluster(1);
+const opened: { close(): unknown }[] = [];
+const redis = () => {
+  const r = new Redis(redisServer.url);
+  opened.push({ close: () => r.disconnect() });
+  return r;
+};
+const etcdClient = () => {
+  const c = new Etcd3({
+    hosts: etcd.endpoints,
+    dialTimeout: 1000,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 5000 }),
+  });
+  opened.push(c);
+  return c;
+};
+const sections: string[] = ['## Distributed locks', ''];
+
+interface Contended {
+  perSecond: number;
+  counts: number[];
+  waitP50: number;
+  waitP99: number;
+  handoffP50: number;
+  handoffP99: number;
+  sameClient: number;
+  gaveUp: number;
+}
+
+/** `clients` loops of acquire → hold → release on one key for `seconds`. */
+async function contended(
+  clients: { acquire(): Promise<{ release(): Promise<unknown> }> }[],
+  seconds: number,
+  holdMs: number,
+): Promise<Contended> {
+  const counts = clients.map(() => 0);
+  const waits: number[] = [];
+  const handoffs: number[] = [];
+  let lastHolder = -1;
+  let lastReleaseAt = 0;
+  let same = 0;
+  let gaveUp = 0;
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(
+    clients.map(async (client, i) => {
+      while (performance.now() < end) {
+        const asked = performance.now();
+        let lease;
+        try {
+          lease = await client.acquire();
+        } catch {
+          gaveUp++;
+          continue;
+        }
+        const now = performance.now();
+        waits.push(now - asked);
+        if (lastHolder >= 0) {
+          handoffs.push(now - lastReleaseAt);
+          if (lastHolder === i) same++;
+        }
+        counts[i]++;
+        await sleep(holdMs);
+        lastHolder = i;
+        lastReleaseAt = performance.now();
+        await lease.release().catch(() => undefined);
+      }
+    }),
+  );
+  const total = counts.reduce((a, b) => a + b, 0);
+  return {
+    perSecond: total / seconds,
+    counts,
+    waitP50: median(waits),
+    waitP99: percentile(waits, 99),
+    handoffP50: median(handoffs),
+    handoffP99: percentile(handoffs, 99),
+    sameClient: handoffs.length ? same / handoffs.length : 0,
+    gaveUp,
+  };
+}
+
+const spread = (counts: number[]) => {
+  const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
+  const worst = Math.max(...counts.map((c) => Math.abs(c - mean) / mean));
+  return `${counts.join(' / ')} (max ±${(worst * 100).toFixed(0)}%)`;
+};
+
+try {
+  // 1. Uncontended Redis.
+  const cycles = scaled(3000);
+  const raw = redis();
+  const rawRate = await throughput(cycles, async () => {
+    for (let i = 0; i < cycles; i++) {
+      await raw.set('bench:raw', 'token', 'PX', 10_000, 'NX');
+      await raw.del('bench:raw');
+    }
+  });
+  const ours = new RedisLocks(redis());
+  opened.push(ours);
+  const oursRate = await throughput(cycles, async () => {
+    for (let i = 0; i < cycles; i++) {
+      const lease = await ours.acquire('bench:ours', { ttlMs: 10_000, waitMs: 0 });
+      await lease.release();
+    }
+  });
+  const redlock = new Redlock([redis()], { retryCount: 0 });
+  const redlockRate = await throughput(cycles, async () => {
+    for (let i = 0; i < cycles; i++) {
+      const lock = await redlock.acquire(['bench:redlock'], 10_000);
+      await lock.release();
+    }
+  });
+  sections.push(
+    `### Uncontended Redis acquire + release (${cycles} cycles, one client)`,
+    '',
+    table(
+      ['', 'cycles/s', 'vs raw SET NX + DEL', 'vs redlock'],
+      [
+        ['raw ioredis SET NX PX + DEL', formatRate(rawRate), '1.00x', ratio(rawRate, redlockRate)],
+        ['@sesamecare-oss/redlock', formatRate(redlockRate), ratio(redlockRate, rawRate), '1.00x'],
+        [
+          '**RedisLocks**',
+          formatRate(oursRate),
+          ratio(oursRate, rawRate),
+          ratio(oursRate, redlockRate),
+        ],
+      ],
+    ),
+    '',
+  );
+
+  // 2. Contended Redis: 4 clients, 1 ms hold.
+  const seconds = Math.max(2, Math.round(5 * Math.min(1, scaled(10) / 10)));
+  const oursClients = Array.from({ length: 4 }, () => {
+    const l = new RedisLocks(redis());
+    opened.push(l);
+    return { acquire: () => l.acquire('bench:contended', { ttlMs: 10_000 }) };
+  });
+  const oursC = await contended(oursClients, seconds, 1);
+  const redlockClients = Array.from({ length: 4 }, () => {
+    const r = new Redlock([redis()]); // defaults: 10 retries, 200 ms delay, 100 ms jitter
+    return { acquire: () => r.acquire(['bench:contended-redlock'], 10_000) };
+  });
+  const redlockC = await contended(redlockClients, seconds, 1);
+  const row = (name: string, c: Contended) => [
+    name,
+    formatRate(c.perSecond),
+    spread(c.counts),
+    `${(c.sameClient * 100).toFixed(1)}%`,
+    ms(c.waitP50),
+    ms(c.waitP99),
+    c.gaveUp,
+  ];
+  sections.push(
+    `### Contended Redis (4 clients, 1 ms hold, ${seconds} s)`,
+    '',
+    table(
+      [
+        '',
+        'acquisitions/s',
+        'per-client counts',
+        'hand-offs to same client',
+        'time-to-acquire p50',
+        'p99',
+        'gave up',
+      ],
+      [row('@sesamecare-oss/redlock', redlockC), row('**RedisLocks** (FIFO queue)', oursC)],
+    ),
+    '',
+    `Ratios: acquisitions/s ${ratio(oursC.perSecond, redlockC.perSecond)} of redlock; p99 time-to-acquire ${ratio(redlockC.waitP99, oursC.waitP99)} lower.`,
+    '',
+  );
+
+  // 3. Uncontended etcd.
+  const etcdCycles = scaled(200);
+  const etcdOurs = new EtcdLocks(etcdClient(), { ttlSeconds: 30 });
+  opened.push({ close: () => etcdOurs.close() });
+  const etcdOursRate = await throughput(etcdCycles, async () => {
+    for (let i = 0; i < etcdCycles; i++) {
+      const lease = await etcdOurs.acquire('bench-ours', { waitMs: 0 });
+      await lease.release();
+    }
+  });
+  const peer = etcdClient();
+  const etcdPeerRate = await throughput(etcdCycles, async () => {
+    for (let i = 0; i < etcdCycles; i++) {
+      const lock = peer.lock('bench-peer');
+      await lock.acquire();
+      await lock.release();
+    }
+  });
+  sections.push(
+    `### Uncontended etcd acquire + release (${etcdCycles} cycles, 1-member etcd)`,
+    '',
+    table(
+      ['', 'cycles/s', 'ratio'],
+      [
+        ['etcd3 `client.lock()`', formatRate(etcdPeerRate), '1.00x'],
+        [
+          '**EtcdLocks** (session lease reused)',
+          formatRate(etcdOursRate),
+          ratio(etcdOursRate, etcdPeerRate),
+        ],
+      ],
+    ),
+    '',
+  );
+
+  // 4. Contended etcd: 4 clients.
+  const etcdOursClients = Array.from({ length: 4 }, () => {
+    const l: LockBackend & { close(): Promise<void> } = new EtcdLocks(etcdClient(), {
+      ttlSeconds: 30,
+    });
+    opened.push({ close: () => l.close() });
+    return { acquire: () => l.acquire('bench-contended') };
+  });
+  const etcdOursC = await contended(etcdOursClients, seconds, 1);
+  const etcdPeerClients = Array.from({ length: 4 }, () => {
+    const c = etcdClient();
+    return {
+      acquire: async () => {
+        for (;;) {
+          const lock = c.lock('bench-contended-peer');
+          try {
+            await lock.acquire();
+            return lock;
+          } catch {
+            await sleep(10);
+          }
+        }
+      },
+    };
+  });
+  const etcdPeerC = await contended(etcdPeerClients, seconds, 1);
+  const erow = (name: string, c: Contended) => [
+    name,
+    formatRate(c.perSecond),
+    spread(c.counts),
+    ms(c.handoffP50),
+    ms(c.handoffP99),
+  ];
+  sections.push(
+    `### Contended etcd (4 clients, 1 ms hold, ${seconds} s)`,
+    '',
+    table(
+      ['', 'acquisitions/s', 'per-client counts', 'hand-off median', 'hand-off p99'],
+      [
+        erow('etcd3 `lock()` + 10 ms retry loop', etcdPeerC),
+        erow('**EtcdLocks** (wait on predecessor)', etcdOursC),
+      ],
+    ),
+    '',
+    `Ratios: hand-off median ${ratio(etcdPeerC.handoffP50, etcdOursC.handoffP50)} lower, p99 ${ratio(etcdPeerC.handoffP99, etcdOursC.handoffP99)} lower.`,
+    '',
+  );
+  writeSection('locks', sections.join('\n'));
+} finally {
+  for (const o of opened) await Promise.resolve(o.close()).catch(() => undefined);
+  await redisServer.stop();
+  await etcd.stop();
+}
