@@ -213,7 +213,12 @@ export class RedisElection implements ElectionBackend {
               if (won === 1) this.resign(keys, trying); // a late win nobody waits for
               return;
             }
-            if (won === 1) {
+            if (won === 1 && this.scheduler.now() >= sentAt + ttlMs) {
+              // The reply came after the key's TTL ran out: that leadership was never provable.
+              this.resign(keys, trying);
+              token = uuid();
+              scheduleRecheck(1);
+            } else if (won === 1) {
               leading = true;
               term = parseLeader(raw)!.term;
               validUntil = sentAt + ttlMs;
@@ -221,7 +226,6 @@ export class RedisElection implements ElectionBackend {
               scheduleExpiry();
               renew();
               emit();
-              checkValidity(); // the reply may have come after the lease ran out
             } else {
               emit();
               scheduleRecheck(pttl > 0 ? pttl + 1 : ttlMs);
