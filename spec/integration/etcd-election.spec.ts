@@ -167,31 +167,34 @@ describe('EtcdElection (real etcd)', function () {
   });
 
   it('observe never names a wrong leader when candidates join an empty election at once (batched events)', async () => {
-    const observer = new EtcdElection(client, { prefix: 'election/' }); // etcd3's layout
+    // etcd3's layout, so etcd3's own observer can watch the same election for comparison.
+    const scoped = new EtcdElection(client, { prefix: 'election/', ttlSeconds: 5 });
+    const peerClient = new Etcd3({ hosts: endpoints, dialTimeout: 1000 });
     const rounds = 10;
     let theirsWrong = 0;
-    // etcd3's own client: its campaigns' failed calls must not open our client's circuit breaker.
-    const peerClient = new Etcd3({ hosts: endpoints, dialTimeout: 1000 });
-    for (let round = 0; round < rounds; round++) {
-      const name = `batch-${process.pid}-${round}`;
-      const peer = peerClient.election(name, 5);
-      const seen = new Observer(observer, name);
-      const theirs = await peer.observe();
-      const theirsSeen: (string | undefined)[] = [];
-      theirs.on('change', (v) => theirsSeen.push(v));
-      await eventually('first observation', () => seen.seen.length > 0);
-      const campaigns = ['a', 'b', 'c'].map((id) => ({ id, c: peer.campaign(id), elected: false }));
-      for (const x of campaigns) x.c.on('elected', () => (x.elected = true));
-      const leader = await eventually('elected', () => campaigns.find((x) => x.elected)?.id);
-      await eventually('observed', () => seen.latest?.value === leader);
-      const wrong = seen.seen.filter((l) => l !== null && l.value !== leader);
-      expect(wrong, `round ${round}`).to.deep.equal([]);
-      theirsWrong += theirsSeen.some((v) => v !== undefined && v !== leader) ? 1 : 0;
-      seen.stop();
-      await theirs.cancel();
-      await Promise.all(campaigns.map((x) => x.c.resign().catch(() => undefined)));
+    try {
+      for (let round = 0; round < rounds; round++) {
+        const name = `batch-${process.pid}-${round}`;
+        const seen = new Observer(scoped, name);
+        const theirs = await peerClient.election(name, 5).observe();
+        const theirsSeen: (string | undefined)[] = [];
+        theirs.on('change', (v) => theirsSeen.push(v));
+        await eventually('first observation', () => seen.seen.length > 0);
+        const candidates = ['a', 'b', 'c'].map((id) => new Campaigner(scoped, name, id, 5000));
+        const leader = (await eventually('elected', () => candidates.find((c) => c.leads)))
+          .candidate;
+        await eventually('observed', () => seen.latest?.value === leader);
+        await eventually('all joined', () => candidates.every((c) => c.latest));
+        const wrong = seen.seen.filter((l) => l !== null && l.value !== leader);
+        expect(wrong, `round ${round}`).to.deep.equal([]);
+        theirsWrong += theirsSeen.some((v) => v !== undefined && v !== leader) ? 1 : 0;
+        seen.stop();
+        await theirs.cancel();
+        for (const c of candidates) c.resign();
+      }
+    } finally {
+      peerClient.close();
     }
-    peerClient.close();
     console.log(
       `      (etcd3's observer named a wrong leader in ${theirsWrong} of ${rounds} rounds)`,
     );
