@@ -219,7 +219,11 @@ export class EtcdLocks implements LockBackend {
     if (this.closed) return Promise.reject(new SessionExpiredError('EtcdLocks is closed'));
     const current = this.sessionPromise;
     if (current) {
-      return current.then((s) => (s.state === 'alive' ? s : this.newSession()));
+      return current.then((s) => {
+        if (s.state === 'alive') return s;
+        // Only the first caller to see the loss replaces the session; the others share it.
+        return this.sessionPromise === current ? this.newSession() : this.session();
+      });
     }
     return this.newSession();
   }
