@@ -149,6 +149,7 @@ export class CircuitBreaker {
   private announced: CircuitState = 'closed';
   private observers = 0;
   private timer: Subscription | null = null;
+  private settlers = this.settlersFor(0);
 
   constructor(config?: CircuitBreakerConfig) {
     const c = validateObject('CircuitBreaker config', config);
@@ -215,11 +216,28 @@ export class CircuitBreaker {
    * @example
    * const body = await breaker.execute(() => fetch(url).then((r) => r.json()));
    */
-  async execute<T>(fn: () => T | PromiseLike<T>): Promise<T> {
-    if (typeof fn !== 'function') throw new TypeError('execute(fn) needs a function');
+  execute<T>(fn: () => T | PromiseLike<T>): Promise<T> {
+    if (typeof fn !== 'function') {
+      return Promise.reject(new TypeError('execute(fn) needs a function'));
+    }
     const permit = this.tryAcquire();
-    if (permit < 0) throw this.rejection();
-    const startedAt = this.callStart();
+    if (permit < 0) return Promise.reject(this.rejection());
+    if (this.slowCallMs !== Number.POSITIVE_INFINITY) return this.executeTimed(fn, permit);
+    // The settlers of the current generation (= permit), shared by every call admitted in it.
+    const { settled, failed } = this.settlers;
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn();
+    } catch (error) {
+      this.onFailure(permit, error);
+      return rejected(error);
+    }
+    return Promise.resolve(result).then(settled, failed);
+  }
+
+  /** `execute` when calls are timed (slowCallMs): the start time is per call. */
+  private async executeTimed<T>(fn: () => T | PromiseLike<T>, permit: number): Promise<T> {
+    const startedAt = this.scheduler.now();
     let value: T;
     try {
       value = await fn();
@@ -444,11 +462,31 @@ export class CircuitBreaker {
   }
 
   private enter(next: Internal): void {
-    this.gen++;
+    this.settlers = this.settlersFor(++this.gen);
     this.s = next;
     this.disarm();
     this.arm();
     this.announce(publicState(next));
+  }
+
+  /**
+   * Outcome handlers for the calls `execute` admits in generation `gen`: made once per
+   * transition instead of two closures per call.
+   */
+  private settlersFor(gen: number): {
+    settled: <V>(value: V) => V;
+    failed: (error: unknown) => never;
+  } {
+    return {
+      settled: (value) => {
+        this.onSuccess(gen, 0);
+        return value;
+      },
+      failed: (error) => {
+        this.onFailure(gen, error);
+        throw error;
+      },
+    };
   }
 
   /** Emits transitions in order even when an observer causes another one while being told. */
@@ -501,6 +539,12 @@ export class CircuitBreaker {
     this.announced = state;
   }
 }
+
+/** A promise rejected with `error`, whatever it is (as `execute` rejects with fn's throw). */
+// eslint-disable-next-line @typescript-eslint/require-await
+const rejected = async (error: unknown): Promise<never> => {
+  throw error;
+};
 
 function validateWindow(value: CircuitWindow): CircuitWindow {
   const w = validateObject('window', value);

@@ -94,6 +94,24 @@ describe('CircuitBreaker', () => {
       expect(b.state).to.equal('closed');
     });
 
+    it('with slowCallMs, a slow success counts as a failure but resolves with its value', async () => {
+      const b = create({ failureThreshold: 2, slowCallMs: 10 });
+      const slowCall = async () => {
+        let resolve!: (v: number) => void;
+        const call = b.execute(() => new Promise<number>((r) => (resolve = r)));
+        clock.advance(10);
+        resolve(5);
+        return call;
+      };
+      expect(await slowCall()).to.equal(5);
+      expect(await b.execute(ok)).to.equal(1); // quick: resets the consecutive count
+      expect(await slowCall()).to.equal(5);
+      expect(b.state).to.equal('closed');
+      await b.execute(fail).catch(() => undefined);
+      expect(b.state).to.equal('open');
+      expect(b.stats()).to.include({ slowCalls: 2, successes: 3, failures: 1 });
+    });
+
     it('errors rejected by isFailure pass through uncounted', async () => {
       const notFound = Object.assign(new Error('404'), { status: 404 });
       const b = create({
