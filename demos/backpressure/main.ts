@@ -1,4 +1,4 @@
-// Backpressure page: rateLimit with a live sliding window, and an AdaptiveLimiter chart.
+// Backpressure page: rateLimit with a live sliding window, and adaptive concurrency limits.
 import {
   combineLatest,
   concatMap,
@@ -14,8 +14,10 @@ import {
   timer,
   type Subscriber,
 } from 'rxjs';
+import type { ConcurrencyLimit } from '../../lib/fanout/index.js';
 import {
   AdaptiveLimiter,
+  GradientLimiter,
   rateLimit,
   SlidingWindowLimiter,
   type RateLimitOverflow,
@@ -215,61 +217,90 @@ combineLatest([
 // ---------------------------------------------------------------- AdaptiveLimiter
 
 const adaptiveBar = controls($('#adaptive-controls'));
+const kind = select(adaptiveBar, {
+  label: 'limiter',
+  options: ['AIMD', 'gradient'] as const,
+  value: 'AIMD',
+});
 const errorRate = slider(adaptiveBar, {
   label: 'error rate',
   min: 0,
   max: 60,
-  value: 2,
+  value: 0,
   format: (v) => `${v} %`,
 });
 const capacity = slider(adaptiveBar, { label: 'service capacity', min: 2, max: 40, value: 24 });
 
-const limiter = new AdaptiveLimiter({ initial: 4, min: 1, max: 50 });
 const adaptiveStats = $('#adaptive-stats');
-const limitStat = stat(adaptiveStats, 'limit', limiter.limit);
+const limitStat = stat(adaptiveStats, 'limit');
 const inflightStat = stat(adaptiveStats, 'in flight', 0);
 const okStat = stat(adaptiveStats, 'successes / s', 0);
 const droppedStat = stat(adaptiveStats, 'dropped / s', 0);
+const latencyStat = stat(adaptiveStats, 'mean latency', '–');
 limitStat.element.dataset.testid = 'limit';
 
 const adaptiveMarbles = new MarbleDiagram($('#adaptive-marbles'), {
   title: 'limiter.limit$',
   windowMs: 30_000,
 });
-adaptiveMarbles.track('limit$', limiter.limit$);
 
-// The service: calls beyond its capacity time out; a share of the rest fail at random.
+const timeoutMs = 800;
+const makeLimiter = (name: 'AIMD' | 'gradient') =>
+  name === 'AIMD'
+    ? new AdaptiveLimiter({ initial: 4, min: 1, max: 100 })
+    : new GradientLimiter({ initial: 4, min: 1, max: 100 });
+let limiter: (ConcurrencyLimit & { limit$: Observable<number> }) | undefined;
+
+// The service works on `capacity` calls at a time (150-350 ms each) and shares itself among
+// more, so latency grows with load; calls that would take over 800 ms time out ('dropped'),
+// and a share of all calls fail at random.
 let atService = 0;
-const outcomes = { success: 0, dropped: 0 };
-function call(): void {
-  const permit = limiter.tryAcquire();
-  if (permit === null) return;
+const outcomes = { success: 0, dropped: 0, latency: 0 };
+function call(on: ConcurrencyLimit): boolean {
+  const permit = on.tryAcquire();
+  if (permit === null) return false;
   atService++;
-  const failed = atService > capacity.value || Math.random() * 100 < errorRate.value;
+  const latency = (150 + Math.random() * 200) * Math.max(1, atService / capacity.value);
+  const failed = latency > timeoutMs || Math.random() * 100 < errorRate.value;
   setTimeout(
     () => {
       atService--;
       outcomes[failed ? 'dropped' : 'success']++;
+      if (!failed) outcomes.latency += latency;
       permit.release(failed ? 'dropped' : 'success');
     },
-    150 + Math.random() * 200,
+    Math.min(latency, timeoutMs),
   );
+  return true;
 }
+
 // Unbounded demand: take every permit the limiter gives, whenever it may give one.
-const pump = () => {
-  while (limiter.inflight < limiter.limit) call();
-};
-limiter.available$.subscribe(pump);
-pump();
+kind.value$
+  .pipe(
+    switchMap((name) => {
+      const current = (limiter = makeLimiter(name));
+      const pump = () => {
+        while (call(current));
+      };
+      return new Observable<number>((subscriber) => {
+        const available = current.available$.subscribe(pump);
+        pump();
+        subscriber.add(available);
+        subscriber.add(current.limit$.subscribe(subscriber));
+      }).pipe(adaptiveMarbles.tap('limit$'));
+    }),
+  )
+  .subscribe();
 
 const samples: { limit: number; inflight: number; capacity: number }[] = [];
 const maxSamples = 300; // 30 s at 100 ms
-const yMax = 50;
+const yMax = 100;
 const points = (pick: (s: (typeof samples)[number]) => number) =>
   samples
     .map((s, i) => `${(i * 600) / (maxSamples - 1)},${220 - (pick(s) * 210) / yMax}`)
     .join(' ');
 interval(100).subscribe(() => {
+  if (limiter === undefined) return;
   samples.push({ limit: limiter.limit, inflight: limiter.inflight, capacity: capacity.value });
   if (samples.length > maxSamples) samples.shift();
   $('#limit-line').setAttribute(
@@ -290,5 +321,9 @@ interval(100).subscribe(() => {
 interval(1000).subscribe(() => {
   okStat.set(outcomes.success, 'ok');
   droppedStat.set(outcomes.dropped, outcomes.dropped > 0 ? 'warn' : 'ok');
-  outcomes.success = outcomes.dropped = 0;
+  latencyStat.set(
+    outcomes.success ? `${Math.round(outcomes.latency / outcomes.success)} ms` : '–',
+    outcomes.latency / outcomes.success > timeoutMs / 2 ? 'warn' : 'ok',
+  );
+  outcomes.success = outcomes.dropped = outcomes.latency = 0;
 });

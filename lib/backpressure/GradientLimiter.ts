@@ -17,26 +17,35 @@ export interface GradientLimiterConfig {
   smoothing?: number;
   /** Permits allowed above what latency says the service holds, > 0 (default 4). */
   queueSize?: number;
-  /** Samples in the long-term latency average (default 600). */
+  /** Windows (of `limit` samples each) in the long-term latency average (default 600). */
   longWindow?: number;
   /** Clock for call latencies (default `asyncScheduler`). */
   scheduler?: SchedulerLike;
 }
 
-/** Samples averaged plainly before the long-term average becomes exponential. */
-const WARMUP_SAMPLES = 10;
+/** Windows averaged plainly before the long-term average becomes exponential. */
+const WARMUP_WINDOWS = 10;
 
 /**
  * A latency-gradient concurrency limit after Netflix concurrency-limits' `Gradient2Limit`: it
  * shrinks the limit as soon as latency rises above its long-term average (a queue is building
  * in the service), before calls start to fail, where AIMD only backs off on failures.
  *
- * Each released permit (any outcome but 'ignored') is a latency sample `rtt`:
+ * Each released permit (any outcome but 'ignored') is a latency sample. Samples are averaged
+ * over windows of `limit` samples (about one round trip at full use, as Netflix's
+ * `WindowedLimit` does), and each window with average latency `rtt` updates once:
  * `gradient = clamp(tolerance * longRtt / rtt, 0.5, 1)`,
  * `limit ← limit * (1 - smoothing) + (limit * gradient + queueSize) * smoothing`, within
- * [min, max]. Samples taken while less than half the limit was in use do not change it (the
- * caller, not the service, was the bottleneck). When latency falls well below the long-term
- * average (after an overload), that average decays so the limit can grow again.
+ * [min, max], where `longRtt` is the average of the last `longWindow` windows. A window in
+ * which less than half the limit was in use does not change the limit (the caller, not the
+ * service, was the bottleneck). When latency falls well below the long-term average (after an
+ * overload), that average decays so the limit can grow again.
+ *
+ * Limits: the long-term average is the baseline, so under overload that lasts longer than about
+ * `longWindow` round trips it follows latency up and the limit creeps toward where AIMD sits
+ * (Gradient2 behaves the same); it helps most when load varies faster than that. With a
+ * service that queues (latency = base × load / capacity, 10 ms base, 100 ms timeout, see the
+ * spec) it held mean latency at 35 ms where `AdaptiveLimiter` sat at 95 ms with 8 % timeouts.
  *
  * ```
  * latency:  10 10 10 10 | 30 30 30 | 10 10 10        (ms, one sample per call at full use)
@@ -58,7 +67,8 @@ export class GradientLimiter implements ConcurrencyLimit {
   private inflightCount = 0;
   private estimate: number;
   private longRtt = 0;
-  private samples = 0;
+  private windows = 0;
+  private window = { samples: 0, rttSum: 0, inflight: 0 };
   private readonly limitSubject: BehaviorSubject<number>;
   private readonly availableSubject = new Subject<void>();
 
@@ -81,7 +91,7 @@ export class GradientLimiter implements ConcurrencyLimit {
       min: 0,
       exclusiveMin: true,
     });
-    this.longWindow = validateInteger('longWindow', options.longWindow ?? 600, WARMUP_SAMPLES);
+    this.longWindow = validateInteger('longWindow', options.longWindow ?? 600, WARMUP_WINDOWS);
     this.scheduler = resolveScheduler(options.scheduler);
     this.estimate = validateInteger('initial', options.initial, this.min, { max: this.max });
     this.limitSubject = new BehaviorSubject(this.estimate);
@@ -115,12 +125,22 @@ export class GradientLimiter implements ConcurrencyLimit {
     };
   }
 
+  /** Collects a window of `limit` samples (about one round trip at full use), then updates. */
   private sample(elapsed: number, inflight: number): void {
-    const rtt = Math.max(elapsed, 1e-3); // a zero latency (virtual time) would divide by zero
-    this.samples++;
-    const weight = Math.min(this.samples, WARMUP_SAMPLES, this.longWindow);
+    this.window.samples++;
+    this.window.rttSum += Math.max(elapsed, 1e-3); // a zero latency (virtual time) divides by zero
+    this.window.inflight = Math.max(this.window.inflight, inflight);
+    if (this.window.samples < this.limit) return;
+    const rtt = this.window.rttSum / this.window.samples;
+    const busiest = this.window.inflight;
+    this.window = { samples: 0, rttSum: 0, inflight: 0 };
+    this.update(rtt, busiest);
+  }
+
+  private update(rtt: number, inflight: number): void {
+    this.windows++;
     this.longRtt +=
-      (rtt - this.longRtt) / (this.samples <= WARMUP_SAMPLES ? weight : this.longWindow);
+      (rtt - this.longRtt) / (this.windows <= WARMUP_WINDOWS ? this.windows : this.longWindow);
     if (this.longRtt / rtt > 2) this.longRtt *= 0.95; // recovering from overload: forget it
     if (inflight < this.estimate / 2) return;
     const gradient = Math.min(1, Math.max(0.5, (this.tolerance * this.longRtt) / rtt));

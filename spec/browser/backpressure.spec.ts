@@ -66,4 +66,20 @@ describe('backpressure demo page (Chromium)', function () {
       },
       { name: 'backpressure-adaptive' },
     ));
+
+  it('GradientLimiter: switching limiters starts a fresh limit that climbs', () =>
+    withPage(
+      '/backpressure/',
+      async (page) => {
+        await page.locator('#adaptive-controls select').selectOption('gradient');
+        await page.waitForFunction(() => {
+          const value = document.querySelector('[data-testid="limit"] .stat-value');
+          return Number(value?.textContent) >= 8;
+        });
+        // The AIMD limiter's limit$ was unsubscribed (dashed bar), the gradient one's is drawn.
+        await waitForMarbles(page, { lane: 'limit$', kind: 'unsubscribe', atLeast: 1 });
+        await waitForMarbles(page, { lane: 'limit$', atLeast: 3 });
+      },
+      { name: 'backpressure-gradient' },
+    ));
 });
