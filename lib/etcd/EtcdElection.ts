@@ -160,7 +160,9 @@ export class EtcdElection implements ElectionBackend {
               signal: roundOver.signal,
             });
           }
-          if (s.state !== 'alive' || roundOver.signal.aborted) throw new RoundOver();
+          // Its expiry timer may not have run yet (a busy event loop): check the time as well.
+          const expired = this.scheduler.now() >= s.expiresAt;
+          if (s.state !== 'alive' || expired || roundOver.signal.aborted) throw new RoundOver();
           leading = true;
           term = BigInt(myRev);
           emit();
@@ -187,10 +189,10 @@ export class EtcdElection implements ElectionBackend {
             failures = 0;
           } catch (e) {
             if (stop.signal.aborted) return;
-            if (!(e instanceof RoundOver) && !isAbortedError(e)) failures++;
             emit();
-            const delay = RETRY_DELAYS_MS[Math.min(failures, RETRY_DELAYS_MS.length) - 1] ?? 0;
-            if (delay > 0) await this.sleep(delay, stop.signal);
+            // A lost lease or key starts a new round at once; etcd failures back off.
+            if (!(e instanceof RoundOver) && !isAbortedError(e))
+              await this.sleep(this.retryDelay(++failures), stop.signal);
           }
         }
       };
