@@ -42,20 +42,27 @@ export interface RedisLocksConfig {
  * K:queue = waiters (zset token → ticket); K:waiters = hash token → entry expiry (server ms),
  * plus the ticket counter in field '#seq'. The wake-up channel is K:wake.
  *
- * Shared prelude: server time in ms, and `head` = first waiter whose entry has not expired
- * (expired entries at the head are dropped, so a dead waiter blocks others only until then).
+ * Shared prelude: `now_ms()` is server time in ms; `live_head()` is the first waiter whose entry
+ * has not expired (expired entries at the head are dropped, so a dead waiter blocks others only
+ * until then). Both cost nothing beyond one ZRANGE while nobody waits.
  */
 const PRELUDE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local head = nil
-while true do
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function live_head()
   local first = redis.call('ZRANGE', KEYS[3], 0, 0)
-  if #first == 0 then break end
-  local exp = tonumber(redis.call('HGET', KEYS[4], first[1]) or '0')
-  if exp > now then head = first[1] break end
-  redis.call('ZREM', KEYS[3], first[1])
-  redis.call('HDEL', KEYS[4], first[1])
+  if #first == 0 then return nil end
+  local now = now_ms()
+  while #first > 0 do
+    local exp = tonumber(redis.call('HGET', KEYS[4], first[1]) or '0')
+    if exp > now then return first[1] end
+    redis.call('ZREM', KEYS[3], first[1])
+    redis.call('HDEL', KEYS[4], first[1])
+    first = redis.call('ZRANGE', KEYS[3], 0, 0)
+  end
+  return nil
 end
 `;
 
@@ -67,23 +74,28 @@ end
  * refreshes the FIFO queue. Returns {1, fence} or {0, 0}.
  */
 const ACQUIRE = `${PRELUDE}
-if redis.call('EXISTS', KEYS[1]) == 0 and (head == nil or head == ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  if redis.call('EXISTS', KEYS[2]) == 0 then
-    redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local head = live_head()
+  if head == nil or head == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    local fence = redis.call('INCR', KEYS[2])
+    if fence == 1 then
+      local t = redis.call('TIME')
+      redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+      fence = redis.call('INCR', KEYS[2])
+    end
+    if head ~= nil then
+      redis.call('ZREM', KEYS[3], ARGV[1])
+      redis.call('HDEL', KEYS[4], ARGV[1])
+    end
+    return {1, fence}
   end
-  local fence = redis.call('INCR', KEYS[2])
-  if head ~= nil then
-    redis.call('ZREM', KEYS[3], ARGV[1])
-    redis.call('HDEL', KEYS[4], ARGV[1])
-  end
-  return {1, fence}
 end
 if ARGV[3] == 'wait' then
   if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
     redis.call('ZADD', KEYS[3], redis.call('HINCRBY', KEYS[4], '#seq', 1), ARGV[1])
   end
-  redis.call('HSET', KEYS[4], ARGV[1], now + tonumber(ARGV[4]))
+  redis.call('HSET', KEYS[4], ARGV[1], now_ms() + tonumber(ARGV[4]))
   redis.call('PEXPIRE', KEYS[3], ARGV[4])
   redis.call('PEXPIRE', KEYS[4], ARGV[4])
 end
@@ -91,10 +103,10 @@ return {0, 0}
 `;
 
 /** ARGV: token, channel. Compare-and-delete, then wake the first live waiter. Returns 1 or 0 (not ours). */
-const RELEASE = `
+const RELEASE = `${PRELUDE}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-${PRELUDE}
+local head = live_head()
 if head ~= nil then redis.call('PUBLISH', ARGV[2], head) end
 return 1
 `;
@@ -107,10 +119,10 @@ return 1
 `;
 
 /** ARGV: token, channel. Leaves the queue; if the lock is free, wakes the new first waiter. */
-const LEAVE = `
+const LEAVE = `${PRELUDE}
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
-${PRELUDE}
+local head = live_head()
 if head ~= nil and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('PUBLISH', ARGV[2], head) end
 return 1
 `;
