@@ -154,9 +154,11 @@ export class EtcdElection implements ElectionBackend {
             if (mine === 0) break;
             emit();
             const predecessor = res.kvs[mine - 1].key.toString();
-            // The read shows revision `deletedAt` (or the header's): watch from there on.
-            const shown = deletedAt ?? res.header.revision;
-            deletedAt = await waitDelete(this.client, predecessor, shown, {
+            // The read shows revision `deletedAt` (or the header's), so watch from the next one:
+            // etcd serves a watch starting at its current revision + 1 at once ("synced"), while
+            // one starting in the past waits for a sync loop that runs every 100 ms.
+            const next = (BigInt(deletedAt ?? res.header.revision) + 1n).toString();
+            deletedAt = await waitDelete(this.client, predecessor, next, {
               signal: roundOver.signal,
             });
           }
@@ -167,7 +169,8 @@ export class EtcdElection implements ElectionBackend {
           term = BigInt(myRev);
           emit();
           // Lead until our key is deleted (resign elsewhere, operator) or the lease is lost.
-          await waitDelete(this.client, key, myRev, { signal: roundOver.signal }).catch(
+          const after = (BigInt(myRev) + 1n).toString();
+          await waitDelete(this.client, key, after, { signal: roundOver.signal }).catch(
             (e: unknown) => {
               if (!isAbortedError(e)) throw e;
             },
