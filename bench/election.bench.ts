@@ -135,7 +135,8 @@ try {
     "From the leader's resign (unsubscribe / `resign()`) until the next candidate is told it leads,",
     "and until an observer in the same process names it. Both are bounded below by one fsync'd",
     'etcd write (the lease revoke) plus one watch event; ours then reads the exact revision of that',
-    'event from the member (serializable), etcd3 makes a linearizable read.',
+    'event from the member (serializable), etcd3 makes a linearizable read. The revoke is a disk',
+    'write (fsync), so both columns move with the disk and the load of the machine.',
     '',
     table(
       ['measure', 'EtcdElection', 'etcd3 `election()`', 'ours sooner by'],
