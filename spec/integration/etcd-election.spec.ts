@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Etcd3 } from 'etcd3';
 import { EtcdElection } from '../../lib/etcd/index.js';
 import { Campaigner, electionConformance, eventually, Observer } from '../election/conformance.js';
+import { startProxy } from '../election/proxy.js';
 import { sharedEtcd, startEtcdCluster, type EtcdCluster } from '../support/servers.js';
 
 const prefix = `rxc-test-election-${process.pid}/`;
@@ -198,6 +199,33 @@ describe('EtcdElection (real etcd)', function () {
     console.log(
       `      (etcd3's observer named a wrong leader in ${theirsWrong} of ${rounds} rounds)`,
     );
+  });
+
+  it('a partitioned leader reports its loss before the other candidate is elected', async () => {
+    const proxy = await startProxy(Number(new URL(endpoints[0]).port));
+    const cutOff = new Etcd3({ hosts: `http://127.0.0.1:${proxy.port}`, dialTimeout: 1000 });
+    try {
+      const name = `partition-${process.pid}`;
+      const events: string[] = [];
+      const a = new EtcdElection(cutOff, { ttlSeconds: 1, callTimeoutMs: 1000 })
+        .campaign(name, 'a')
+        .subscribe((c) => events.push(`a:${c.isLeader}`));
+      await eventually('a leads', () => events.includes('a:true'));
+      const b = new EtcdElection(client, { ttlSeconds: 1 })
+        .campaign(name, 'b')
+        .subscribe((c) => events.push(`b:${c.isLeader}`));
+      await eventually('b waits', () => events.includes('b:false'));
+      proxy.blackhole();
+      await eventually('b leads', () => events.includes('b:true'), 10_000);
+      // Validity counts from the keepalive's send time, so a's own clock runs out first.
+      expect(events.indexOf('a:false')).to.be.greaterThan(-1);
+      expect(events.indexOf('a:false')).to.be.lessThan(events.indexOf('b:true'));
+      a.unsubscribe();
+      b.unsubscribe();
+    } finally {
+      cutOff.close();
+      await proxy.close();
+    }
   });
 
   it('validates its options when created', () => {

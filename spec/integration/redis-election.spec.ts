@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { RedisElection } from '../../lib/redis/index.js';
 import { Campaigner, electionConformance, eventually } from '../election/conformance.js';
+import { startProxy } from '../election/proxy.js';
 import { sharedRedis, startRedis } from '../support/servers.js';
 
 const prefix = `rxc-test-election-${process.pid}:`;
@@ -73,6 +74,35 @@ describe('RedisElection (real Redis)', function () {
     } finally {
       client.disconnect();
       await server.stop();
+    }
+  });
+
+  it('a partitioned leader reports its loss before the other candidate is elected', async () => {
+    const { url } = await sharedRedis();
+    const proxy = await startProxy(Number(new URL(url).port));
+    const cutOff = new Redis(proxy.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+    cutOff.on('error', () => undefined);
+    try {
+      const name = `partition-${process.pid}`;
+      const events: string[] = [];
+      const a = new RedisElection(cutOff, { prefix, ttlMs: 1000 })
+        .campaign(name, 'a')
+        .subscribe((c) => events.push(`a:${c.isLeader}`));
+      await eventually('a leads', () => events.includes('a:true'));
+      const b = new RedisElection(redis, { prefix, ttlMs: 1000 })
+        .campaign(name, 'b')
+        .subscribe((c) => events.push(`b:${c.isLeader}`));
+      await eventually('b waits', () => events.includes('b:false'));
+      proxy.blackhole();
+      await eventually('b leads', () => events.includes('b:true'), 10_000);
+      // Validity counts from the renewal's send time, so a's own clock runs out first.
+      expect(events.indexOf('a:false')).to.be.greaterThan(-1);
+      expect(events.indexOf('a:false')).to.be.lessThan(events.indexOf('b:true'));
+      a.unsubscribe();
+      b.unsubscribe();
+    } finally {
+      cutOff.disconnect();
+      await proxy.close();
     }
   });
 
