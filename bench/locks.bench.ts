@@ -237,7 +237,7 @@ try {
       [row('@sesamecare-oss/redlock', redlockC), row('**RedisLocks** (FIFO queue)', oursC)],
     ),
     '',
-    `Ratios: acquisitions/s ${ratio(oursC.perSecond, redlockC.perSecond)} of redlock; p99 time-to-acquire ${ratio(redlockC.waitP99, oursC.waitP99)} lower overall, ${ratio(redlockC.worstClientP99, oursC.worstClientP99)} lower for the worst-served client, max ${ratio(redlockC.waitMax, oursC.waitMax)} lower.`,
+    `Ratios: acquisitions/s ${ratio(oursC.perSecond, redlockC.perSecond)} of redlock's. Time-to-acquire, redlock's ÷ ours (above 1 = ours lower): p99 ${ratio(redlockC.waitP99, oursC.waitP99)}, worst-served client's p99 ${ratio(redlockC.worstClientP99, oursC.worstClientP99)}, max ${ratio(redlockC.waitMax, oursC.waitMax)}.`,
     '',
   );
 
@@ -326,7 +326,7 @@ try {
       ],
     ),
     '',
-    `Ratios: hand-off median ${ratio(etcdPeerC.handoffP50, etcdOursC.handoffP50)} lower, p99 ${ratio(etcdPeerC.handoffP99, etcdOursC.handoffP99)} lower.`,
+    `Ratios, the retry loop's ÷ ours (above 1 = ours lower): hand-off median ${ratio(etcdPeerC.handoffP50, etcdOursC.handoffP50)}, p99 ${ratio(etcdPeerC.handoffP99, etcdOursC.handoffP99)}.`,
     '',
   );
   writeSection('locks', sections.join('\n'));

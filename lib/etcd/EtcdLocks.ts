@@ -231,6 +231,9 @@ export class EtcdLocks implements LockBackend {
   /** Revokes the session lease: every lock of this instance is freed at once. */
   async close(): Promise<void> {
     this.closed = true;
+    const anchor = this.anchor;
+    this.anchor = undefined;
+    void anchor?.then((w) => w.cancel()).catch(() => undefined);
     const current = this.sessionPromise;
     this.sessionPromise = undefined;
     const session = await current?.catch(() => undefined);
@@ -407,6 +410,7 @@ export class EtcdLocks implements LockBackend {
    */
   private waitGone(key: Buffer, createRevision: bigint, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return Promise.reject(new AbortedError('wait for deletion aborted'));
+    this.keepWatchStream();
     return new Promise<void>((resolve, reject) => {
       let finished = false;
       let cancel: (() => void) | undefined;
@@ -433,6 +437,22 @@ export class EtcdLocks implements LockBackend {
           if (!(await this.ownKeyPresent(key.toString(), createRevision))) finish();
         })
         .catch((e: unknown) => finish(toEtcdError(e, 'watch')));
+    });
+  }
+
+  private anchor: Promise<{ cancel(): Promise<void> }> | undefined;
+
+  /**
+   * etcd3 closes its watch stream when the last watcher goes and reopens it for the next one
+   * (about 2 ms, tens of ms in the tail), which would sit on the hand-off path of a waiter that
+   * just re-queued. One idle watcher on a key nobody writes keeps the stream open until close().
+   */
+  private keepWatchStream(): void {
+    if (this.anchor || this.closed) return;
+    const anchor = this.client.watch().key(`${this.prefix}\u0000rxc-watch-anchor`).create();
+    this.anchor = anchor;
+    anchor.catch(() => {
+      if (this.anchor === anchor) this.anchor = undefined;
     });
   }
 
