@@ -135,7 +135,7 @@ export class SharedChannel {
       Atomics.load(h, CONSUMER_WAITING) === 1 &&
       Atomics.compareExchange(h, CONSUMER_WAITING, 1, 0) === 1
     ) {
-      Atomics.notify(h, WRITE);
+      Atomics.notify(h, CONSUMER_WAITING);
     }
     return true;
   }
@@ -165,8 +165,11 @@ export class SharedChannel {
 
   /** Producer: no more values. The consumer completes after it has read every value. */
   close(): void {
-    Atomics.store(this.#header, CLOSED, 1);
-    Atomics.notify(this.#header, WRITE);
+    const h = this.#header;
+    Atomics.store(h, CLOSED, 1);
+    if (Atomics.compareExchange(h, CONSUMER_WAITING, 1, 0) === 1) {
+      Atomics.notify(h, CONSUMER_WAITING);
+    }
   }
 
   /**
@@ -217,14 +220,17 @@ export class SharedChannel {
             subscriber.complete();
             return;
           }
+          // Sleep on the flag itself, not on WRITE: close() changes no index. The producer
+          // clears the flag before notifying (publish or close); if it does so before this wait
+          // starts, the wait sees 0 and returns at once. Sequentially consistent atomics: either
+          // the producer sees the flag, or the re-check below sees its write or close.
           Atomics.store(h, CONSUMER_WAITING, 1);
-          // Sequentially consistent: either the producer sees the flag (clears it, notifies), or
-          // this wait sees its new write index and returns 'not-equal' at once.
-          const wait = Atomics.waitAsync(h, WRITE, write);
-          if (!wait.async) {
+          if (Atomics.load(h, WRITE) !== read || Atomics.load(h, CLOSED) === 1) {
             Atomics.store(h, CONSUMER_WAITING, 0);
             continue;
           }
+          const wait = Atomics.waitAsync(h, CONSUMER_WAITING, 1);
+          if (!wait.async) continue;
           void wait.value.then(() => {
             if (!subscriber.closed) drain(); // else: woken by our own teardown
           });
@@ -240,7 +246,7 @@ export class SharedChannel {
         Atomics.store(h, READ, read); // values already emitted count as consumed
         Atomics.store(h, CONSUMER_WAITING, 0);
         Atomics.store(h, CONSUMER_ATTACHED, 0);
-        Atomics.notify(h, WRITE); // settles our pending waitAsync so it does not linger
+        Atomics.notify(h, CONSUMER_WAITING); // settles our pending waitAsync so it does not linger
         Atomics.notify(h, READ); // a producer blocked in put() sees the freed slots
       };
     });

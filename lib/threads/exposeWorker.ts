@@ -39,28 +39,43 @@ export function serve(port: WorkerPort, fn: (value: unknown) => unknown): void {
   const schedule = () => {
     if (running || scheduled || waiting.size === 0) return;
     scheduled = true;
-    port.defer(() => void runNext());
+    port.defer(runNext);
   };
 
-  const runNext = async () => {
+  const settle = (id: number, ok: boolean, outcome: unknown) => {
+    try {
+      if (ok) port.post({ t: 'done', id, value: outcome }, transferablesOf(outcome));
+      else port.post({ t: 'fail', id, error: serializeError(outcome) }, []);
+    } catch (e) {
+      port.post({ t: 'fail', id, error: serializeError(e) }, []); // e.g. DataCloneError
+    }
+    running = false;
+    schedule(); // deferred, so cancellations that arrived meanwhile are seen first
+  };
+
+  // Not async: a synchronous result is posted at once, without a microtask hop.
+  const runNext = () => {
     scheduled = false;
     const next = waiting.entries().next();
     if (next.done) return;
     const [id, value] = next.value;
     waiting.delete(id);
     running = true;
+    let result: unknown;
     try {
-      const result = await fn(value);
-      try {
-        port.post({ t: 'done', id, value: result }, transferablesOf(result));
-      } catch (e) {
-        port.post({ t: 'fail', id, error: serializeError(e) }, []); // e.g. DataCloneError
-      }
+      result = fn(value);
     } catch (e) {
-      port.post({ t: 'fail', id, error: serializeError(e) }, []);
+      settle(id, false, e);
+      return;
     }
-    running = false;
-    schedule(); // deferred, so cancellations that arrived meanwhile are seen first
+    if (isThenable(result)) {
+      result.then(
+        (v) => settle(id, true, v),
+        (e: unknown) => settle(id, false, e),
+      );
+    } else {
+      settle(id, true, result);
+    }
   };
 
   port.listen((message: ToWorker) => {
@@ -71,4 +86,12 @@ export function serve(port: WorkerPort, fn: (value: unknown) => unknown): void {
       port.post({ t: 'dropped', id: message.id }, []);
     }
   });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }

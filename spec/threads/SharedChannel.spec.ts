@@ -4,6 +4,7 @@ import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { SharedChannel } from '../../lib/threads/index.js';
 import { tsWorker } from './tsWorker.js';
 
+const roundsScript = tsWorker(new URL('../fixtures/workers/channel-rounds.ts', import.meta.url));
 const producerScript = tsWorker(
   new URL('../fixtures/workers/channel-producer.ts', import.meta.url),
 );
@@ -112,5 +113,28 @@ describe('SharedChannel', () => {
     expect(outOfOrder).to.equal(-1);
     expect(expected).to.equal(count);
     expect(await exited).to.equal(0);
+  });
+
+  it('never misses the wake-up of a close() racing the consumer going to sleep', async function () {
+    this.timeout(60_000);
+    const worker = new Worker(roundsScript);
+    try {
+      for (let round = 0; round < 5_000; round++) {
+        const channel = SharedChannel.create({ capacity: 4, type: 'int32' });
+        const count = 1 + (round % 2); // 1 or 2 values, then close()
+        const values = lastValueFrom(channel.values$().pipe(toArray()));
+        worker.postMessage({ buffer: channel.buffer, count });
+        const stuck = new Promise((_, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`round ${round} never completed`)),
+            5_000,
+          );
+          void values.finally(() => clearTimeout(timer));
+        });
+        expect(await Promise.race([values, stuck])).to.deep.equal(count === 1 ? [0] : [0, 1]);
+      }
+    } finally {
+      await worker.terminate();
+    }
   });
 });
