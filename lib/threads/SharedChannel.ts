@@ -13,15 +13,18 @@ export interface SharedChannelConfig {
 
 // Header: Int32 words in front of the payload. Indices run over [0, 2 * capacity) so that
 // "full" (write - read = capacity) and "empty" (write = read) differ for any capacity.
-const WRITE = 0;
-const READ = 1;
-const CLOSED = 2;
-const TYPE = 3;
-const CAPACITY = 4;
-const CONSUMER_WAITING = 5;
-const PRODUCER_WAITING = 6;
-const CONSUMER_ATTACHED = 7;
-const HEADER_BYTES = 32; // 8 words; keeps the Float64 payload 8-byte aligned
+// Three 64-byte cache lines: what the producer writes per value, what the consumer writes per
+// batch, and what rarely changes, so the two threads do not invalidate each other's line on
+// every value (false sharing).
+const WRITE = 0; // producer line
+const CLOSED = 1;
+const READ = 16; // consumer line
+const CONSUMER_WAITING = 17;
+const PRODUCER_WAITING = 18;
+const TYPE = 32; // read-mostly line
+const CAPACITY = 33;
+const CONSUMER_ATTACHED = 34;
+const HEADER_BYTES = 192; // also keeps the payload 64-byte aligned
 const TYPES: readonly SharedChannelType[] = ['int32', 'float64'];
 /** Values emitted in one event-loop turn before values$ yields to other tasks. */
 const TURN_BUDGET = 1 << 16;
