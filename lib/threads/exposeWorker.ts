@@ -9,7 +9,8 @@ let exposed = false;
  * function (sync or async). Items run one at a time in arrival order; at most the pool's
  * `queueDepth` wait here, and a waiting item the pool cancels is dropped without running.
  * ArrayBuffers in the result (the result itself, or an array item / own property of it) are
- * transferred back, not copied. An error thrown or rejected by `fn` errors only its item.
+ * transferred back, not copied. An error thrown or rejected by `fn` errors its item (so the
+ * `map` output that sent it) and leaves the worker running.
  *
  * ```
  * pool input:  --a------b------c--|
@@ -30,8 +31,8 @@ export function exposeWorker<T, R>(fn: (value: T) => R | PromiseLike<R>): void {
   serve(port, fn as (value: unknown) => unknown);
 }
 
-/** The worker loop over a port; also used by the in-process platform of the marble specs. */
-export function serve(port: WorkerPort, fn: (value: unknown) => unknown): void {
+/** The worker loop: one item at a time, in arrival order, cancellable while waiting. */
+function serve(port: WorkerPort, fn: (value: unknown) => unknown): void {
   const waiting = new Map<number, unknown>(); // insertion order = arrival order
   let running = false;
   let scheduled = false;
