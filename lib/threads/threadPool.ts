@@ -67,9 +67,10 @@ export interface ThreadPool<T, R> {
  * Idle workers do not keep a Node process alive.
  *
  * ```
- * pool.map() with size 2, a = 3 frames, b = c = 1 frame
- * input:  abc|
- * output: -bc-A|      (ordered: ---ABC|)
+ * size 2, queueDepth 1; a takes 3 frames, b 1, c 4 (marbles/threadPool.marbles.ts)
+ * input:            abc|
+ * map():            --BA--(C|)
+ * map({ordered}):   ---(AB)(C|)     B waits for A, and holds its slot until it is out
  * ```
  *
  * @example
