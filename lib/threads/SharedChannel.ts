@@ -194,6 +194,13 @@ export class SharedChannel {
       const slots = this.#slots;
       const capacity = this.capacity;
       const wrap = this.#wrap;
+      // Slots are handed back every quarter ring, not only after a whole batch, so that a
+      // producer blocked on a full ring resumes while this batch is still being emitted.
+      const releaseEvery = Math.max(1, capacity >> 2);
+      const release = () => {
+        Atomics.store(h, READ, read);
+        if (Atomics.load(h, PRODUCER_WAITING) === 1) Atomics.notify(h, READ);
+      };
 
       const drain = (): void => {
         yieldTimer = undefined;
@@ -201,15 +208,19 @@ export class SharedChannel {
         while (!subscriber.closed) {
           const write = Atomics.load(h, WRITE);
           if (write !== read) {
+            let unreleased = 0;
             while (read !== write && !subscriber.closed) {
               const value = slots[read < capacity ? read : read - capacity];
               read = read + 1 === wrap ? 0 : read + 1;
               budget--;
+              if (++unreleased === releaseEvery) {
+                unreleased = 0;
+                release(); // the value is in a local: its slot may be reused now
+              }
               subscriber.next(value);
             }
             if (subscriber.closed) return; // the teardown publishes `read`
-            Atomics.store(h, READ, read); // frees the slots for the producer
-            if (Atomics.load(h, PRODUCER_WAITING) === 1) Atomics.notify(h, READ);
+            release();
             if (budget <= 0) {
               yieldTimer = setTimeout(drain, 0); // let other tasks run under a constant stream
               return;
