@@ -37,7 +37,9 @@ const TURN_BUDGET = 1 << 16;
  * no polling. Create it on one thread, post `.buffer` to the other, `attach` it there.
  *
  * Exactly one thread offers and one thread consumes. Needs `SharedArrayBuffer` (in browsers:
- * a cross-origin-isolated page, i.e. COOP/COEP headers).
+ * a cross-origin-isolated page, i.e. COOP/COEP headers). Waking a sleeping consumer costs an
+ * event-loop task (tens of microseconds), so throughput grows with capacity: in bench/ about
+ * 12x `postMessage` per value at 1024 slots and 25x at 65,536.
  *
  * ```
  * producer:  offer(1) offer(2) offer(3) close()
