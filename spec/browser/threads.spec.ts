@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
-import { openPage, useDemoBrowser, waitForMarbles, withPage } from './support.js';
+import { useDemoBrowser, waitForMarbles, withPage } from './support.js';
 
 /** The page's test hooks (demos/threads/main.ts). */
 type Hooks = Window['threadsDemo'];
@@ -60,24 +60,19 @@ describe('threads demo page (Chromium, Web Workers, SharedArrayBuffer)', functio
       { name: 'threads-channel' },
     ));
 
-  it('a crashed Web Worker errors its item with WorkerCrashedError and is replaced', async () => {
-    const opened = await openPage('/threads/', { name: 'threads-crash' });
-    try {
-      const first = await hooks(opened.page, (demo) => demo.crash());
-      expect(first).to.match(/^WorkerCrashedError: .*crashed on purpose/);
-      const second = await hooks(opened.page, (demo) => demo.crash()); // a fresh worker crashes too
-      expect(second).to.match(/^WorkerCrashedError/);
-      expect(await hooks(opened.page, (demo) => demo.squares(4, 1, true))).to.deep.equal([
-        0, 1, 4, 9,
-      ]);
-    } finally {
-      // The worker's own uncaught error is reported on the console: expected here, nothing else.
-      const unexpected = opened.errors.filter((e) => !e.includes('crashed on purpose'));
-      opened.errors.length = 0;
-      await opened.close();
-      expect(unexpected).to.deep.equal([]);
-    }
-  });
+  it('a crashed Web Worker errors its item with WorkerCrashedError and is replaced', () =>
+    withPage(
+      '/threads/',
+      async (page) => {
+        const first = await hooks(page, (demo) => demo.crash());
+        expect(first).to.match(/^WorkerCrashedError: .*crashed on purpose/);
+        const second = await hooks(page, (demo) => demo.crash()); // a fresh worker crashes too
+        expect(second).to.match(/^WorkerCrashedError/);
+        expect(await hooks(page, (demo) => demo.squares(4, 1, true))).to.deep.equal([0, 1, 4, 9]);
+        // The pool handled the worker's uncaught error (preventDefault): nothing on the console.
+      },
+      { name: 'threads-crash' },
+    ));
 
   it('ReactiveMap: the restocker refills inside its callback; auditors agree on one order', () =>
     withPage(
