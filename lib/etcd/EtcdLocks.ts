@@ -1,5 +1,5 @@
 import type { Etcd3, IKeyValue, IRangeRequest } from 'etcd3';
-import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import { Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
 import {
   AbortedError,
   isSessionExpiredError,
@@ -69,7 +69,8 @@ class EtcdLease implements LockLease {
   private readonly end = new LeaseEnd();
   readonly lost$ = this.end.lost$;
   readonly ttlMs: number;
-  private readonly sessionSub: Subscription;
+  // Created first: lost$ may error synchronously (session already expired) inside subscribe.
+  private readonly sessionSub = new Subscription();
   private releasing: Promise<void> | undefined;
 
   constructor(
@@ -82,10 +83,12 @@ class EtcdLease implements LockLease {
     private readonly freeLocal: () => void,
   ) {
     this.ttlMs = session.ttlSeconds * 1000;
-    this.sessionSub = session.lost$.subscribe({
-      error: (e: unknown) => this.lose('session expired', e),
-      complete: () => this.lose('session closed (its lease was revoked)'),
-    });
+    this.sessionSub.add(
+      session.lost$.subscribe({
+        error: (e: unknown) => this.lose('session expired', e),
+        complete: () => this.lose('session closed (its lease was revoked)'),
+      }),
+    );
   }
 
   /**
