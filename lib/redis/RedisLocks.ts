@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
-import { v4 as uuidv4 } from 'uuid';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import {
   AbortedError,
   BackendUnavailableError,
@@ -44,7 +43,8 @@ export interface RedisLocksConfig {
  *
  * Shared prelude: `now_ms()` is server time in ms; `live_head()` is the first waiter whose entry
  * has not expired (expired entries at the head are dropped, so a dead waiter blocks others only
- * until then). Both cost nothing beyond one ZRANGE while nobody waits.
+ * until then). Both cost nothing beyond one ZRANGE while nobody waits. `next_fence()` increments
+ * the fence counter (seeded from server time in µs when it starts over).
  */
 const PRELUDE = `
 local function now_ms()
@@ -64,6 +64,15 @@ local function live_head()
   end
   return nil
 end
+local function next_fence()
+  local fence = redis.call('INCR', KEYS[2])
+  if fence == 1 then
+    local t = redis.call('TIME')
+    redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+    fence = redis.call('INCR', KEYS[2])
+  end
+  return fence
+end
 `;
 
 /**
@@ -71,19 +80,19 @@ end
  * live waiter is ahead (SET NX PX semantics, so a plain SET NX client still excludes and is
  * excluded), incrementing the fence counter (seeded from server time in µs the first time, so
  * fences keep increasing even after Redis lost its data). Otherwise, in 'wait' mode, joins or
- * refreshes the FIFO queue. Returns {1, fence} or {0, 0}.
+ * refreshes the FIFO queue. Returns {1, fence} or {0, 0}. The first line is the uncontended
+ * path: neither the lock nor a queue exists, so no queue bookkeeping is needed.
  */
 const ACQUIRE = `${PRELUDE}
+if redis.call('EXISTS', KEYS[1], KEYS[3]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1, next_fence()}
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local head = live_head()
   if head == nil or head == ARGV[1] then
     redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    local fence = redis.call('INCR', KEYS[2])
-    if fence == 1 then
-      local t = redis.call('TIME')
-      redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
-      fence = redis.call('INCR', KEYS[2])
-    end
+    local fence = next_fence()
     if head ~= nil then
       redis.call('ZREM', KEYS[3], ARGV[1])
       redis.call('HDEL', KEYS[4], ARGV[1])
@@ -168,47 +177,102 @@ function toRedisError(e: unknown, what: string): Error {
 
 /**
  * Pub/sub wake-ups on one duplicated connection, shared by every waiter of a RedisLocks: one
- * SUBSCRIBE per key that has waiters, dropped when the last waiter leaves.
+ * SUBSCRIBE per key that has waiters, dropped `lingerMs` after the last waiter leaves (so a client
+ * that waits again and again on the same key, the contended case, keeps one subscription).
  */
 class WakeHub {
   private subscriber: Redis | Cluster | undefined;
-  private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  private readonly channels = new Map<string, WakeChannel>();
+  /** Bumped whenever the connection drops: messages may have been missed since. */
+  private generation = 0;
 
-  constructor(private readonly redis: Redis | Cluster) {}
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly lingerMs: number,
+    private readonly scheduler: SchedulerLike,
+  ) {}
 
-  /** Listens on `channel`; `onReady` runs once the subscription is active. Returns the undo. */
-  listen(channel: string, onMessage: (message: string) => void, onReady: () => void): () => void {
+  /**
+   * The current generation if `channel`'s subscription is confirmed (every PUBLISH from now on
+   * reaches listeners while the generation stays the same), else undefined.
+   */
+  activeGeneration(channel: string): number | undefined {
+    return this.channels.get(channel)?.active ? this.generation : undefined;
+  }
+
+  /**
+   * Listens on `channel`. `onActive` runs once the subscription is confirmed, unless it already
+   * was at `sinceGeneration` (from {@link activeGeneration}) and has been ever since. Returns the undo.
+   */
+  listen(
+    channel: string,
+    onMessage: (message: string) => void,
+    onActive: () => void,
+    sinceGeneration?: number,
+  ): () => void {
     const subscriber = this.connection();
-    let set = this.listeners.get(channel);
-    if (set === undefined) {
-      set = new Set();
-      this.listeners.set(channel, set);
-      subscriber.subscribe(channel).then(onReady, () => undefined);
-    } else {
-      queueMicrotask(onReady);
+    let ch = this.channels.get(channel);
+    if (ch === undefined) {
+      ch = { listeners: new Set(), active: false, subscribing: false, onActive: [] };
+      this.channels.set(channel, ch);
     }
-    set.add(onMessage);
+    ch.linger?.unsubscribe();
+    ch.linger = undefined;
+    ch.listeners.add(onMessage);
+    if (ch.active) {
+      if (sinceGeneration !== this.generation) queueMicrotask(onActive);
+    } else {
+      ch.onActive.push(onActive);
+      this.subscribe(subscriber, channel, ch);
+    }
+    const entry = ch;
     return () => {
-      set.delete(onMessage);
-      if (set.size === 0 && this.listeners.get(channel) === set) {
-        this.listeners.delete(channel);
+      entry.listeners.delete(onMessage);
+      if (entry.listeners.size > 0 || this.channels.get(channel) !== entry) return;
+      entry.linger = scheduleOnce(this.scheduler, this.lingerMs, () => {
+        this.channels.delete(channel);
         subscriber.unsubscribe(channel).catch(() => undefined);
-      }
+      });
     };
   }
 
   close(): void {
+    for (const ch of this.channels.values()) ch.linger?.unsubscribe();
+    this.channels.clear();
     this.subscriber?.disconnect();
     this.subscriber = undefined;
-    this.listeners.clear();
+  }
+
+  private subscribe(subscriber: Redis | Cluster, channel: string, ch: WakeChannel): void {
+    if (ch.subscribing) return;
+    ch.subscribing = true;
+    const generation = this.generation;
+    subscriber.subscribe(channel).then(
+      () => {
+        ch.subscribing = false;
+        if (this.channels.get(channel) !== ch) return;
+        // A drop while subscribing: ioredis re-subscribes, but the confirmation may predate it.
+        if (generation !== this.generation) return this.subscribe(subscriber, channel, ch);
+        ch.active = true;
+        for (const callback of ch.onActive.splice(0)) callback();
+      },
+      () => {
+        ch.subscribing = false; // waiters re-check on their timers; the next listen() retries
+      },
+    );
   }
 
   private connection(): Redis | Cluster {
     if (this.subscriber === undefined) {
       const subscriber = (this.redis as { duplicate(): Redis | Cluster }).duplicate();
       subscriber.on('error', () => undefined); // reconnects by itself; waiters re-check on timers
+      subscriber.on('close', () => {
+        this.generation++;
+        for (const ch of this.channels.values()) ch.active = false;
+      });
       subscriber.on('message', (channel: string, message: string) => {
-        for (const listener of this.listeners.get(channel) ?? []) listener(message);
+        const ch = this.channels.get(channel);
+        if (ch) for (const listener of ch.listeners) listener(message);
       });
       this.subscriber = subscriber;
     }
@@ -216,9 +280,44 @@ class WakeHub {
   }
 }
 
+interface WakeChannel {
+  listeners: Set<(message: string) => void>;
+  /** SUBSCRIBE confirmed and the connection has not dropped since. */
+  active: boolean;
+  subscribing: boolean;
+  /** Callbacks waiting for the confirmation. */
+  onActive: (() => void)[];
+  /** Pending UNSUBSCRIBE once nobody listens. */
+  linger?: Subscription;
+}
+
+/** A waiter's listener registered before its first attempt (see `listenEarly`). */
+interface EarlyListener {
+  /** `WakeHub.activeGeneration` when it was registered. */
+  generation: number;
+  /** A wake-up came before `onWake` was set. */
+  woken: boolean;
+  onWake?: () => void;
+  stop: () => void;
+}
+
+/** A Redis call in flight, failed by the deadline sweep if no reply comes in time. */
+interface InflightCall {
+  sentAt: number;
+  fail(error: Error): void;
+}
+
+/**
+ * The expiry timer runs only once someone subscribes to `lost$` (lock$ does); until then extend
+ * and release check the clock themselves, so a lease nobody watches costs no timer.
+ */
 class RedisLease implements LockLease {
   private readonly end = new LeaseEnd();
-  readonly lost$ = this.end.lost$;
+  readonly lost$ = new Observable<never>((subscriber) => {
+    this.expireIfDue();
+    if (this.end.held && this.expiry === undefined) this.scheduleExpiry();
+    return this.end.lost$.subscribe(subscriber);
+  });
   private validUntil: number;
   private expiry: Subscription | undefined;
   private releasing: Promise<void> | undefined;
@@ -234,14 +333,15 @@ class RedisLease implements LockLease {
     private readonly scheduler: SchedulerLike,
   ) {
     this.validUntil = sentAt + ttlMs - driftMs(ttlMs);
-    this.scheduleExpiry();
   }
 
   async extend(ttlMs: number = this.ttlMs): Promise<void> {
     validateInteger('ttlMs', ttlMs, 1);
+    this.expireIfDue();
     if (!this.end.held) throw this.endedError();
     const sentAt = this.scheduler.now();
     const ok = await this.locks.run(SCRIPTS.extend, this.lockKeys, [this.token, String(ttlMs)]);
+    this.expireIfDue();
     if (!this.end.held) throw this.endedError();
     if (ok !== 1) {
       this.lose('the key no longer holds this lease (expired or deleted)');
@@ -249,7 +349,7 @@ class RedisLease implements LockLease {
     }
     this.ttlMs = ttlMs;
     this.validUntil = Math.max(this.validUntil, sentAt + ttlMs - driftMs(ttlMs));
-    this.scheduleExpiry();
+    if (this.expiry) this.scheduleExpiry();
   }
 
   release(): Promise<void> {
@@ -258,6 +358,7 @@ class RedisLease implements LockLease {
   }
 
   private async doRelease(): Promise<void> {
+    this.expireIfDue();
     const wasLost = this.end.lost;
     // Even a lost lease sends the compare-and-delete: it frees the key only if it is still ours.
     const releasing = this.locks.run(SCRIPTS.release, this.lockKeys, [
@@ -294,6 +395,12 @@ class RedisLease implements LockLease {
 
   private endedError(): Error {
     return this.end.lostError ?? new LockLostError(this.key, `lock "${this.key}" was released`);
+  }
+
+  private expireIfDue(): void {
+    if (this.end.held && this.scheduler.now() >= this.validUntil) {
+      this.lose('TTL passed without a confirmed extend');
+    }
   }
 
   private scheduleExpiry(): void {
@@ -364,7 +471,7 @@ export class RedisLocks implements LockBackend {
     );
     this.recheckMs = validateInteger('recheckMs', options.recheckMs ?? 1000, 1);
     this.scheduler = resolveScheduler(options.scheduler ?? asyncScheduler);
-    this.hub = new WakeHub(redis);
+    this.hub = new WakeHub(redis, this.recheckMs, this.scheduler);
   }
 
   acquire(key: string, options?: AcquireOptions): Promise<LockLease> {
@@ -372,9 +479,16 @@ export class RedisLocks implements LockBackend {
     return this.acquireResolved(key, resolved.ttlMs, resolved.waitMs, resolved.signal);
   }
 
-  /** Closes the pub/sub connection this instance opened (not the client you passed in). */
+  /**
+   * Closes the pub/sub connection this instance opened (not the client you passed in) and, once
+   * no call is in flight, its deadline timer.
+   */
   close(): void {
     this.hub.close();
+    if (this.inflight.size === 0) {
+      this.sweeper?.unsubscribe();
+      this.sweeper = undefined;
+    }
   }
 
   /**
@@ -382,38 +496,61 @@ export class RedisLocks implements LockBackend {
    * every master) before the first call, because an EVALSHA that falls back to EVAL after
    * NOSCRIPT would be overtaken by the next command on the connection (a queue leave by a later
    * acquire, an undo by the acquire it undoes). After a script flush (restart, failover) the
-   * fallback runs and the scripts are loaded again. @internal
+   * fallback runs and the scripts are loaded again. Once loaded, the command is written before
+   * this returns (no await in between), and deadlines cost no timer per call: one sweep, due at
+   * the oldest call's deadline, fails every call past `commandTimeoutMs`. @internal
    */
-  async run(s: Script, lockKeys: LockKeys, args: string[]): Promise<unknown> {
-    let timer: Subscription | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = scheduleOnce(this.scheduler, this.commandTimeoutMs, () =>
-        reject(
-          new BackendUnavailableError(
-            'redis',
-            `redis gave no reply within ${this.commandTimeoutMs} ms`,
-          ),
-        ),
-      );
+  run(s: Script, lockKeys: LockKeys, args: string[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const call: InflightCall = { sentAt: this.scheduler.now(), fail: reject };
+      this.inflight.add(call);
+      this.sweeper ??= scheduleOnce(this.scheduler, this.commandTimeoutMs, this.sweep);
+      const onReply = (reply: unknown) => {
+        if (this.inflight.delete(call)) resolve(reply);
+      };
+      const onError = (e: unknown) => {
+        if (this.inflight.delete(call)) reject(toRedisError(e, 'call'));
+      };
+      if (this.loaded === true) this.send(s, lockKeys, args).then(onReply, onError);
+      else {
+        this.loaded ??= this.loadScripts();
+        this.loaded.then(() => this.send(s, lockKeys, args)).then(onReply, onError);
+      }
     });
-    deadline.catch(() => undefined);
-    try {
-      this.loaded ??= this.loadScripts();
-      await Promise.race([this.loaded, deadline]);
-      const call = this.redis.evalsha(s.sha, 4, ...lockKeys.keys, ...args).catch((e: unknown) => {
-        if (!(e instanceof Error && e.message.startsWith('NOSCRIPT'))) throw e;
-        this.loaded = undefined;
-        return this.redis.eval(s.source, 4, ...lockKeys.keys, ...args);
-      });
-      return await Promise.race([call, deadline]);
-    } catch (e) {
-      throw toRedisError(e, 'call');
-    } finally {
-      timer?.unsubscribe();
-    }
   }
 
-  private loaded: Promise<void> | undefined;
+  /** true once the scripts are loaded; the loading promise meanwhile. */
+  private loaded: Promise<void> | true | undefined;
+  private readonly inflight = new Set<InflightCall>();
+  private sweeper: Subscription | undefined;
+
+  private readonly sweep = () => {
+    this.sweeper = undefined;
+    const now = this.scheduler.now();
+    for (const call of this.inflight) {
+      if (call.sentAt > now) call.sentAt = now; // the clock went back: restart its deadline
+      const left = call.sentAt + this.commandTimeoutMs - now;
+      if (left > 0) {
+        this.sweeper = scheduleOnce(this.scheduler, left, this.sweep);
+        return;
+      }
+      this.inflight.delete(call);
+      call.fail(
+        new BackendUnavailableError(
+          'redis',
+          `redis gave no reply within ${this.commandTimeoutMs} ms`,
+        ),
+      );
+    }
+  };
+
+  private send(s: Script, { keys }: LockKeys, args: string[]): Promise<unknown> {
+    return this.redis.evalsha(s.sha, 4, ...keys, ...args).catch((e: unknown) => {
+      if (!(e instanceof Error && e.message.startsWith('NOSCRIPT'))) throw e;
+      this.loaded = undefined;
+      return this.redis.eval(s.source, 4, ...keys, ...args);
+    });
+  }
 
   private loadScripts(): Promise<void> {
     const sources = Object.values(SCRIPTS).map((x) => x.source);
@@ -421,10 +558,14 @@ export class RedisLocks implements LockBackend {
       'isCluster' in this.redis && this.redis.isCluster
         ? (this.redis as Cluster).nodes('master')
         : [this.redis];
-    const loading = Promise.all(
+    const loading: Promise<void> = Promise.all(
       targets.flatMap((node) => sources.map((src) => node.script('LOAD', src))),
-    ).then(() => undefined);
-    loading.catch(() => (this.loaded = undefined));
+    ).then(() => {
+      if (this.loaded === loading) this.loaded = true;
+    });
+    loading.catch(() => {
+      if (this.loaded === loading) this.loaded = undefined;
+    });
     return loading;
   }
 
@@ -470,11 +611,47 @@ export class RedisLocks implements LockBackend {
   ): Promise<LockLease> {
     if (signal?.aborted) throw new AbortedError(`acquire of lock "${key}" aborted`);
     const lockKeys = this.lockKeys(key);
-    const token = uuidv4();
-    const first = await this.attempt(key, lockKeys, token, ttlMs, waitMs === 0 ? 'try' : 'wait');
-    if (first) return first;
-    if (waitMs === 0) throw new LockTimeoutError(key, 0);
-    return this.wait(key, lockKeys, token, ttlMs, waitMs, signal);
+    const token = randomUUID();
+    if (waitMs === 0) {
+      const lease = await this.attempt(key, lockKeys, token, ttlMs, 'try');
+      if (lease) return lease;
+      throw new LockTimeoutError(key, 0);
+    }
+    const early = this.listenEarly(lockKeys.channel, token);
+    let first: RedisLease | null;
+    try {
+      first = await this.attempt(key, lockKeys, token, ttlMs, 'wait');
+    } catch (e) {
+      early?.stop();
+      throw e;
+    }
+    if (first) {
+      early?.stop();
+      return first;
+    }
+    return this.wait(key, lockKeys, token, ttlMs, waitMs, signal, early);
+  }
+
+  /**
+   * On a key this instance already listens on (contention), listens before the first attempt is
+   * sent: a wake-up that arrives before that attempt's reply is kept, and the waiter needs no
+   * extra attempt once subscribed. Undefined when the channel has no confirmed subscription.
+   */
+  private listenEarly(channel: string, token: string): EarlyListener | undefined {
+    const generation = this.hub.activeGeneration(channel);
+    if (generation === undefined) return undefined;
+    const early: EarlyListener = { generation, woken: false, stop: () => undefined };
+    const wake = () => {
+      if (early.onWake) early.onWake();
+      else early.woken = true;
+    };
+    early.stop = this.hub.listen(
+      channel,
+      (message) => message === token && wake(),
+      wake,
+      generation,
+    );
+    return early;
   }
 
   /** Waits in the queue: re-attempts on a wake-up naming this token and every `recheckMs`. */
@@ -485,8 +662,10 @@ export class RedisLocks implements LockBackend {
     ttlMs: number,
     waitMs: number,
     signal: AbortSignal | undefined,
+    early: EarlyListener | undefined,
   ): Promise<LockLease> {
     return new Promise<LockLease>((resolve, reject) => {
+      let stopListening = () => {};
       let finished = false;
       let busy = false;
       let again = false;
@@ -541,11 +720,19 @@ export class RedisLocks implements LockBackend {
       };
       const onAbort = () => finish(new AbortedError(`acquire of lock "${key}" aborted`));
 
-      const stopListening = this.hub.listen(
-        lockKeys.channel,
-        (message) => message === token && attempt(),
-        attempt, // a release may have slipped in before the subscription was active
-      );
+      if (early) {
+        stopListening = early.stop;
+        early.onWake = attempt;
+        // A wake-up kept while the first attempt was in flight, or a dropped connection since.
+        const generation = this.hub.activeGeneration(lockKeys.channel);
+        if (early.woken || generation !== early.generation) attempt();
+      } else {
+        stopListening = this.hub.listen(
+          lockKeys.channel,
+          (message) => message === token && attempt(),
+          attempt, // a release may have slipped in before the subscription was active
+        );
+      }
       signal?.addEventListener('abort', onAbort);
       if (waitMs !== Number.POSITIVE_INFINITY) {
         deadline = scheduleOnce(this.scheduler, waitMs, () =>
