@@ -10,9 +10,14 @@ import { createTestScheduler } from '../lib/testing/index.js';
 /**
  * Worker threads in virtual time: each worker runs its items one at a time, item `v` takes
  * `frames[v]` frames (default 1) and returns `v.toUpperCase()`; `x` crashes the worker when it
- * ends, `e` throws. `started` lists the items that began running.
+ * ends, `e` throws. `started` lists the items that began running. A cancelled item's 'dropped'
+ * answer arrives `droppedDelay` frames after the worker dropped it.
  */
-function virtualThreads(scheduler: TestScheduler, frames: Record<string, number> = {}) {
+function virtualThreads(
+  scheduler: TestScheduler,
+  frames: Record<string, number> = {},
+  droppedDelay = 0,
+) {
   const log = { started: [] as string[], spawned: 0, terminated: 0 };
   const platform: ThreadPlatform = {
     defaultSize: () => 2,
@@ -21,10 +26,10 @@ function virtualThreads(scheduler: TestScheduler, frames: Record<string, number>
       const queue: { id: number; value: string }[] = [];
       let running = false;
       let dead = false;
-      const reply = (message: FromWorker) =>
+      const reply = (message: FromWorker, delay = 0) =>
         scheduler.schedule(() => {
           if (!dead) events.message(message);
-        });
+        }, delay);
       const startNext = () => {
         const item = running || dead ? undefined : queue.shift();
         if (!item) return;
@@ -55,7 +60,7 @@ function virtualThreads(scheduler: TestScheduler, frames: Record<string, number>
             const at = queue.findIndex((item) => item.id === message.id);
             if (at >= 0) {
               queue.splice(at, 1);
-              reply({ t: 'dropped', id: message.id });
+              reply({ t: 'dropped', id: message.id }, droppedDelay);
             }
           }
         },
@@ -105,6 +110,20 @@ describe('threadPool (marbles)', () => {
       expectSubscriptions(input.subscriptions).toBe('^--!');
       scheduler.flush();
       expect(log.spawned).to.equal(1);
+    });
+  });
+
+  it('a crash right after cancelled items blames the first live item: items run at most once', () => {
+    scheduler.run(({ cold, expectObservable }) => {
+      // One worker holds a (running) and b from one subscription, x from another. The first
+      // subscription leaves: b is dropped by the worker, but its 'dropped' answer is still in
+      // transit when x, now running, crashes the worker. x must error, not run again.
+      const { pool, log } = virtualThreads(scheduler, { a: 3, x: 1 }, 10);
+      const shared = pool({ size: 1, queueDepth: 3 });
+      expectObservable(cold('(ab)').pipe(shared.map()), '^!').toBe('-');
+      expectObservable(caught(cold('x').pipe(shared.map()))).toBe('----(X|)');
+      scheduler.flush();
+      expect(log.started).to.deep.equal(['a', 'x']);
     });
   });
 

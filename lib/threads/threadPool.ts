@@ -62,7 +62,9 @@ export interface ThreadPool<T, R> {
  * Unsubscribing cancels every waiting item: those not yet started never run (an item already
  * running finishes and its result is dropped). When a worker dies (`process.exit`, an uncaught
  * error, a failed load) the item it was running errors with `WorkerCrashedError`, the items
- * queued behind it go to other workers, and a new worker takes its place on demand. An error
+ * queued behind it go to other workers, and a new worker takes its place on demand. Items run
+ * at most once: if the crash comes right after cancelled items whose drop the worker had not yet
+ * confirmed, the first live item is the one blamed, even if it had not started. An error
  * thrown by the work function errors the output with a copy (name, message, stack, code).
  * Idle workers do not keep a Node process alive.
  *
@@ -281,8 +283,13 @@ class Pool {
 
   #onCrash(slot: Slot, cause: unknown): void {
     if (!this.#workers.delete(slot)) return;
-    const [running, ...queued] = slot.inflight.values();
+    const tasks = [...slot.inflight.values()];
     slot.inflight.clear();
+    // The worker runs items in posting order. Cancelled items ahead of the first live one may
+    // have been dropped by the worker before it crashed, their answer lost with it; then that
+    // live item was running. Blame it rather than run it twice: items run at most once.
+    const firstLive = tasks.findIndex((task) => task.run !== null);
+    const [running, ...queued] = firstLive > 0 ? tasks.slice(firstLive) : tasks;
     // Queued items never started: they go first to the next free worker.
     this.#ready.unshift(...queued.filter((task) => task.run !== null));
     if (running) {
