@@ -39,11 +39,7 @@ class FanInRun<T> implements InnerOwner<T> {
     for (let i = 0; i < sources.length && !destination.closed; i++) {
       const inner = new Inner<T>(this, null, true);
       destination.add(inner); // linked first: a synchronous source stops when we are closed
-      try {
-        subscribeInner(sources[i], inner);
-      } catch (error) {
-        inner.error(error);
-      }
+      subscribeInner(sources[i], inner);
     }
   }
 

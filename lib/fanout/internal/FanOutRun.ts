@@ -4,7 +4,7 @@ import type { Permit } from '../ConcurrencyLimit.js';
 import { FIXED_PERMIT, type Concurrency } from './concurrency.js';
 import { Inner, InnerList, type InnerOwner } from './Inner.js';
 import { Queue } from './Queue.js';
-import { subscribeInner } from './subscribeInner.js';
+import { subscribeWork } from './subscribeInner.js';
 
 /** A validated `fanOut` configuration. */
 export interface FanOutPlan<T, R> {
@@ -122,11 +122,7 @@ export class FanOutRun<T, R> extends Subscription implements InnerOwner<R> {
   private startInner(value: T, permit: Permit): void {
     const inner = new Inner<R>(this, permit, !this.plan.ordered || this.inners.first === null);
     this.inners.push(inner);
-    try {
-      subscribeInner(this.plan.work(value, this.index++), inner);
-    } catch (error) {
-      inner.error(error);
-    }
+    subscribeWork(this.plan.work, value, this.index++, inner);
   }
 
   /** Flushes finished heads and starts waiting values until neither can progress. */

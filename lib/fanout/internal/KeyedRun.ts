@@ -3,7 +3,7 @@ import { BufferOverflowError } from '../../errors.js';
 import type { Permit } from '../ConcurrencyLimit.js';
 import { FIXED_PERMIT, type Concurrency } from './concurrency.js';
 import { Inner, InnerList, type InnerOwner } from './Inner.js';
-import { subscribeInner } from './subscribeInner.js';
+import { subscribeWork } from './subscribeInner.js';
 
 /** A validated `fanOutByKey` configuration. */
 export interface KeyedPlan<T, K, R> {
@@ -212,11 +212,7 @@ export class KeyedRun<T, K, R> extends Subscription implements InnerOwner<R> {
     lane.running = true;
     const inner = new KeyedInner<R, T, K>(this, permit, lane);
     this.inners.push(inner);
-    try {
-      subscribeInner(this.plan.work(value, this.index++), inner);
-    } catch (error) {
-      inner.error(error);
-    }
+    subscribeWork(this.plan.work, value, this.index++, inner);
   }
 
   private drain(): void {

@@ -8,7 +8,8 @@ export type InnerSink<R> = Observer<R> & Subscription;
  * allows. `sink` is a `Subscription` with `next`/`error`/`complete`, which RxJS accepts as a
  * subscriber as is (no `SafeSubscriber` wrapper); arrays are replayed in a loop and native
  * promises are followed with one `then` instead of through `from()`. Anything else goes through
- * `from()`, so the semantics are exactly `mergeMap`'s `innerFrom`.
+ * `from()`, so the semantics are exactly `mergeMap`'s `innerFrom`; an input `from()` rejects
+ * errors `sink`, as mergeMap does.
  */
 export function subscribeInner<R>(input: ObservableInput<R>, sink: InnerSink<R>): void {
   if (input instanceof Observable) {
@@ -26,6 +27,30 @@ export function subscribeInner<R>(input: ObservableInput<R>, sink: InnerSink<R>)
       (error: unknown) => sink.error(error),
     );
   } else {
-    from(input).subscribe(sink);
+    let observable: Observable<R>;
+    try {
+      observable = from(input);
+    } catch (error) {
+      sink.error(error);
+      return;
+    }
+    observable.subscribe(sink);
   }
+}
+
+/** Calls `work(value, index)` and subscribes `sink` to its result; a throwing `work` errors `sink`. */
+export function subscribeWork<T, R>(
+  work: (value: T, index: number) => ObservableInput<R>,
+  value: T,
+  index: number,
+  sink: InnerSink<R>,
+): void {
+  let input: ObservableInput<R>;
+  try {
+    input = work(value, index);
+  } catch (error) {
+    sink.error(error);
+    return;
+  }
+  subscribeInner(input, sink);
 }
