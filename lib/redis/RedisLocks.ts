@@ -5,7 +5,6 @@ import {
   AbortedError,
   BackendUnavailableError,
   isBackendUnavailableError,
-  isConcurrencyError,
   LockLostError,
   LockTimeoutError,
 } from '../errors.js';
@@ -18,6 +17,8 @@ import {
   type LockBackend,
   type LockLease,
 } from '../lock/LockBackend.js';
+import { toRedisError } from './redisErrors.js';
+import { WakeHub } from './WakeHub.js';
 
 /** Options of {@link RedisLocks}. */
 export interface RedisLocksConfig {
@@ -157,138 +158,6 @@ const driftMs = (ttlMs: number) => Math.floor(ttlMs * 0.01) + 2;
 interface LockKeys {
   keys: [string, string, string, string];
   channel: string;
-}
-
-function isTransientRedisError(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
-  if (e.name !== 'ReplyError') return true; // connection closed, max retries, ECONNREFUSED ...
-  return /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|BUSY)/.test(e.message);
-}
-
-function toRedisError(e: unknown, what: string): Error {
-  if (isConcurrencyError(e)) return e;
-  if (isTransientRedisError(e)) {
-    return new BackendUnavailableError('redis', `redis ${what} failed: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-  return e instanceof Error ? e : new Error(`redis ${what} failed: ${String(e)}`);
-}
-
-/**
- * Pub/sub wake-ups on one duplicated connection, shared by every waiter of a RedisLocks: one
- * SUBSCRIBE per key that has waiters, dropped `lingerMs` after the last waiter leaves (so a client
- * that waits again and again on the same key, the contended case, keeps one subscription).
- */
-class WakeHub {
-  private subscriber: Redis | Cluster | undefined;
-  private readonly channels = new Map<string, WakeChannel>();
-  /** Bumped whenever the connection drops: messages may have been missed since. */
-  private generation = 0;
-
-  constructor(
-    private readonly redis: Redis | Cluster,
-    private readonly lingerMs: number,
-    private readonly scheduler: SchedulerLike,
-  ) {}
-
-  /**
-   * The current generation if `channel`'s subscription is confirmed (every PUBLISH from now on
-   * reaches listeners while the generation stays the same), else undefined.
-   */
-  activeGeneration(channel: string): number | undefined {
-    return this.channels.get(channel)?.active ? this.generation : undefined;
-  }
-
-  /**
-   * Listens on `channel`. `onActive` runs once the subscription is confirmed, unless it already
-   * was at `sinceGeneration` (from {@link activeGeneration}) and has been ever since. Returns the undo.
-   */
-  listen(
-    channel: string,
-    onMessage: (message: string) => void,
-    onActive: () => void,
-    sinceGeneration?: number,
-  ): () => void {
-    const subscriber = this.connection();
-    let ch = this.channels.get(channel);
-    if (ch === undefined) {
-      ch = { listeners: new Set(), active: false, subscribing: false, onActive: [] };
-      this.channels.set(channel, ch);
-    }
-    ch.linger?.unsubscribe();
-    ch.linger = undefined;
-    ch.listeners.add(onMessage);
-    if (ch.active) {
-      if (sinceGeneration !== this.generation) queueMicrotask(onActive);
-    } else {
-      ch.onActive.push(onActive);
-      this.subscribe(subscriber, channel, ch);
-    }
-    const entry = ch;
-    return () => {
-      entry.listeners.delete(onMessage);
-      if (entry.listeners.size > 0 || this.channels.get(channel) !== entry) return;
-      entry.linger = scheduleOnce(this.scheduler, this.lingerMs, () => {
-        this.channels.delete(channel);
-        subscriber.unsubscribe(channel).catch(() => undefined);
-      });
-    };
-  }
-
-  close(): void {
-    for (const ch of this.channels.values()) ch.linger?.unsubscribe();
-    this.channels.clear();
-    this.subscriber?.disconnect();
-    this.subscriber = undefined;
-  }
-
-  private subscribe(subscriber: Redis | Cluster, channel: string, ch: WakeChannel): void {
-    if (ch.subscribing) return;
-    ch.subscribing = true;
-    const generation = this.generation;
-    subscriber.subscribe(channel).then(
-      () => {
-        ch.subscribing = false;
-        if (this.channels.get(channel) !== ch) return;
-        // A drop while subscribing: ioredis re-subscribes, but the confirmation may predate it.
-        if (generation !== this.generation) return this.subscribe(subscriber, channel, ch);
-        ch.active = true;
-        for (const callback of ch.onActive.splice(0)) callback();
-      },
-      () => {
-        ch.subscribing = false; // waiters re-check on their timers; the next listen() retries
-      },
-    );
-  }
-
-  private connection(): Redis | Cluster {
-    if (this.subscriber === undefined) {
-      const subscriber = (this.redis as { duplicate(): Redis | Cluster }).duplicate();
-      subscriber.on('error', () => undefined); // reconnects by itself; waiters re-check on timers
-      subscriber.on('close', () => {
-        this.generation++;
-        for (const ch of this.channels.values()) ch.active = false;
-      });
-      subscriber.on('message', (channel: string, message: string) => {
-        const ch = this.channels.get(channel);
-        if (ch) for (const listener of ch.listeners) listener(message);
-      });
-      this.subscriber = subscriber;
-    }
-    return this.subscriber;
-  }
-}
-
-interface WakeChannel {
-  listeners: Set<(message: string) => void>;
-  /** SUBSCRIBE confirmed and the connection has not dropped since. */
-  active: boolean;
-  subscribing: boolean;
-  /** Callbacks waiting for the confirmation. */
-  onActive: (() => void)[];
-  /** Pending UNSUBSCRIBE once nobody listens. */
-  linger?: Subscription;
 }
 
 /** A waiter's listener registered before its first attempt (see `listenEarly`). */
