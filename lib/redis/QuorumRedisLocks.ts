@@ -1,0 +1,512 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { SchedulerLike, Subscription } from 'rxjs';
+import {
+  AbortedError,
+  BackendUnavailableError,
+  isBackendUnavailableError,
+  LockTimeoutError,
+} from '../errors.js';
+import { scheduleOnce } from '../internal/scheduler.js';
+import { validateInteger } from '../internal/validate.js';
+import type { LockLease } from '../lock/LockBackend.js';
+import { luaScript, ScriptRunner } from './ScriptRunner.js';
+import { driftMs, TimedLease } from './TimedLease.js';
+import { WakeHub } from './WakeHub.js';
+
+/**
+ * KEYS: lock key, fence counter. ARGV: token, ttl ms. `SET NX PX`, and if it took the key, INCR
+ * the fence counter (seeded from server time in µs when it starts over, so fences keep rising
+ * after a server lost its data). Returns {1, fence} or {0, current holder's token}. Fences travel
+ * as strings (GET), exact beyond 2^53.
+ */
+const ACQUIRE = luaScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if redis.call('INCR', KEYS[2]) == 1 then
+    local t = redis.call('TIME')
+    redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+    redis.call('INCR', KEYS[2])
+  end
+  return {1, redis.call('GET', KEYS[2])}
+end
+return {0, redis.call('GET', KEYS[1]) or ''}
+`);
+
+/**
+ * KEYS: lock key, fence counter. ARGV: token, fence. While the key holds the token, raises the
+ * counter to at least the fence (decimal strings compared by length, then digits). Returns 1 or
+ * 0 (not ours).
+ */
+const RATCHET = luaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local current = redis.call('GET', KEYS[2]) or '0'
+if #ARGV[2] > #current or (#ARGV[2] == #current and ARGV[2] > current) then
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+return 1
+`);
+
+/** KEYS: lock key. ARGV: token, ttl ms. Compare-and-pexpire. Returns 1 or 0 (not ours). */
+const EXTEND = luaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`);
+
+/**
+ * KEYS: lock key. ARGV: token, wake channel, '1' to publish. Compare-and-delete, then PUBLISH the
+ * token on the wake channel if asked. Returns 1 or 0 (not ours).
+ */
+const RELEASE = luaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if ARGV[3] == '1' then redis.call('PUBLISH', ARGV[2], ARGV[1]) end
+return 1
+`);
+
+/** Upper bound of the first random back-off after a split vote; it doubles per repeat. */
+const SPLIT_JITTER_MS = 20;
+
+/** Options of {@link QuorumRedisLocks}, already validated by RedisLocks. */
+export interface QuorumRedisLocksConfig {
+  prefix: string;
+  commandTimeoutMs: number;
+  recheckMs: number;
+  scheduler: SchedulerLike;
+}
+
+interface QuorumKeys {
+  /** The lock key alone (extend, release). */
+  lock: [string];
+  /** The lock key and its fence counter (acquire, ratchet). */
+  fenced: [string, string];
+  channel: string;
+}
+
+/** One server's answer in a {@link Tally}. */
+interface Ballot {
+  server: number;
+  reply: unknown;
+}
+
+/** The answers of one parallel call, as far as they were in when it was decided. */
+interface Tally {
+  yes: Ballot[];
+  no: Ballot[];
+  errors: Error[];
+  /** Servers that had not answered yet. */
+  pending: number;
+}
+
+/** The outcome of one acquire round. */
+type Attempt =
+  | { kind: 'acquired'; lease: QuorumLease }
+  /** Another token holds the key on a majority: wait for its release (a wake-up naming it). */
+  | { kind: 'held'; holders: ReadonlySet<string> }
+  /** No majority anywhere (split vote) or validity gone: retry after a random back-off. */
+  | { kind: 'retry' }
+  /** Too many servers failed to answer. */
+  | { kind: 'failed'; error: Error };
+
+/**
+ * Redlock on N independent Redis servers (RedisLocks' quorum mode, `new RedisLocks([r1, r2, r3])`),
+ * with fencing tokens, wake-ups instead of polling, and loss reporting. Internal: RedisLocks
+ * validates the options and delegates here.
+ *
+ * Per server it uses single mode's key layout without the queue: the token is the value of
+ * `prefix + key` (`SET NX PX`, so node-redlock / redsync on the same servers and key excludes and
+ * is excluded), the fence counter is `prefix + key + ':fence'`, releases PUBLISH on
+ * `prefix + key + ':wake'`.
+ *
+ * - Acquire sends the acquire script to all N servers at once with one fresh token; it needs a
+ *   majority (floor(N/2)+1). The lease is valid until (time the acquire was SENT) + ttl − drift
+ *   (1% of ttl + 2 ms), which must still be in the future once the majority (and the fence
+ *   ratchet below) is confirmed. A failed round compare-and-deletes its token on every server
+ *   that did not refuse it (the undo is queued behind the acquire on each connection, so a late
+ *   acquire is undone too).
+ * - Fence: the highest counter value among the majority, F. Then a second phase ratchets the
+ *   counter to at least F on every majority server whose counter was lower (while the key still
+ *   holds our token); the lease counts as acquired only once a majority holds a counter >= F.
+ *   Any later holder's majority intersects that one, and on the shared server it took the key
+ *   after ours was gone, so after our ratchet: its INCR there exceeds F. Once a key's counters
+ *   are in step (after its first acquire) no server is behind and the ratchet costs nothing.
+ * - Waiting: no FIFO queue (fairness is not promised). A waiter listens on every server's wake
+ *   channel and retries when a token it saw holding the key is released, every `recheckMs`
+ *   (lost messages, holders that expired or do not publish, such as redlock), and, after a split
+ *   vote (nobody got a majority), after a random back-off of 0–20 ms that doubles on each repeat
+ *   (capped at `recheckMs`), so contenders do not collide forever.
+ * - Extend is compare-and-pexpire on all servers and needs a majority within validity; release
+ *   is compare-and-delete plus PUBLISH on all. A majority answering "not ours" means the lease
+ *   was lost (`LockLostError`); too few answers mean `BackendUnavailableError` (the lease stays
+ *   valid until its current expiry, or for release, the keys expire after their TTL).
+ * - Each call fails after `commandTimeoutMs` and counts as a failed vote, and every vote is
+ *   decided as soon as the answers in settle it: with one of three servers dead, locks keep
+ *   working at the speed of the other two; with a majority dead, calls reject
+ *   `BackendUnavailableError` within `commandTimeoutMs`.
+ *
+ * Caveats (Redlock's): mutual exclusion and strictly increasing fences hold only while clocks
+ * (of clients and servers) drift by less than the allowance and a server that loses its data
+ * (no fsync, restart) stays down for at least one TTL before it rejoins; a counter it lost is
+ * re-seeded from its clock in µs, which keeps fences rising while that clock is sane. A holder
+ * paused past its validity learns of the loss only afterwards: pass the fence to your store.
+ * Use an odd N (3 or 5) and a distinct server per client: two clients of one server vote twice.
+ *
+ * ```
+ * A: acquire(F 7 on s1,s2,s3)------release (PUBLISH on each)
+ * B: acquire ..held by A......(woken) held(F 8)
+ * ```
+ *
+ * @example
+ * const locks = new RedisLocks([new Redis(url1), new Redis(url2), new Redis(url3)], {
+ *   prefix: 'locks:',
+ * });
+ * const lease = await locks.acquire('orders', { ttlMs: 10_000 });
+ */
+export class QuorumRedisLocks {
+  /** floor(N/2)+1 */
+  readonly majority: number;
+  /** How many servers may fail a vote that still succeeds: N − majority. */
+  readonly spare: number;
+  private readonly runners: ScriptRunner[];
+  private readonly hubs: WakeHub[];
+  private readonly prefix: string;
+  private readonly recheckMs: number;
+  private readonly scheduler: SchedulerLike;
+
+  constructor(clients: readonly Redis[], config: QuorumRedisLocksConfig) {
+    if (clients.length < 2) throw new TypeError('quorum mode needs two or more Redis clients');
+    if (new Set(clients).size !== clients.length) {
+      throw new TypeError('quorum mode needs a distinct Redis client per server');
+    }
+    if (clients.some((c) => (c as { isCluster?: boolean }).isCluster === true)) {
+      throw new TypeError('quorum mode takes independent Redis servers, not Cluster clients');
+    }
+    const { prefix, commandTimeoutMs, recheckMs, scheduler } = config;
+    this.prefix = prefix;
+    this.recheckMs = recheckMs;
+    this.scheduler = scheduler;
+    this.majority = Math.floor(clients.length / 2) + 1;
+    this.spare = clients.length - this.majority;
+    const scripts = [ACQUIRE, RATCHET, EXTEND, RELEASE];
+    this.runners = clients.map((c) => new ScriptRunner(c, scripts, commandTimeoutMs, scheduler));
+    this.hubs = clients.map((c) => new WakeHub(c, recheckMs, scheduler));
+  }
+
+  acquire(
+    key: string,
+    ttlMs: number,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<LockLease> {
+    if (signal?.aborted) {
+      return Promise.reject(new AbortedError(`acquire of lock "${key}" aborted`));
+    }
+    if (waitMs === 0) return this.tryOnce(key, ttlMs);
+    return this.wait(key, ttlMs, waitMs, signal);
+  }
+
+  /** Closes the pub/sub connections this instance opened and, once idle, its deadline timers. */
+  close(): void {
+    for (const hub of this.hubs) hub.close();
+    for (const runner of this.runners) runner.close();
+  }
+
+  /**
+   * Sends one call per server (all, or `servers`) and settles once `needed` answers pass
+   * `accept`, or once too many refusals and failures make that impossible; later answers are
+   * ignored. Never rejects. @internal
+   */
+  vote(
+    call: (runner: ScriptRunner) => Promise<unknown>,
+    accept: (reply: unknown) => boolean,
+    servers: readonly number[] = this.runners.map((_, i) => i),
+    needed = this.majority,
+  ): Promise<Tally> {
+    return new Promise((resolve) => {
+      const tally: Tally = { yes: [], no: [], errors: [], pending: servers.length };
+      let decided = servers.length === 0;
+      if (decided) resolve(tally);
+      const count = (update: () => void) => {
+        if (decided) return;
+        tally.pending--;
+        update();
+        const refused = tally.no.length + tally.errors.length;
+        if (tally.yes.length >= needed || refused > servers.length - needed || !tally.pending) {
+          decided = true;
+          resolve(tally);
+        }
+      };
+      for (const server of servers) {
+        call(this.runners[server]).then(
+          (reply) => count(() => (accept(reply) ? tally.yes : tally.no).push({ server, reply })),
+          (e: Error) => count(() => tally.errors.push(e)),
+        );
+      }
+    });
+  }
+
+  /** The error for a vote that failed for lack of answers: a non-transient one if any. @internal */
+  unavailable(errors: readonly Error[]): Error {
+    const hard = errors.find((e) => !isBackendUnavailableError(e));
+    if (hard) return hard;
+    return new BackendUnavailableError(
+      'redis',
+      `${errors.length} of ${this.runners.length} redis servers failed: ${errors[0]?.message}`,
+      { cause: errors[0] },
+    );
+  }
+
+  private keys(key: string): QuorumKeys {
+    const k = this.prefix + key;
+    return { lock: [k], fenced: [k, `${k}:fence`], channel: `${k}:wake` };
+  }
+
+  private async tryOnce(key: string, ttlMs: number): Promise<LockLease> {
+    const outcome = await this.attempt(key, ttlMs);
+    if (outcome.kind === 'acquired') return outcome.lease;
+    if (outcome.kind === 'failed') throw outcome.error;
+    throw new LockTimeoutError(key, 0);
+  }
+
+  /** One acquire round: the key on a majority, then the fence ratchet; undone unless acquired. */
+  private async attempt(key: string, ttlMs: number): Promise<Attempt> {
+    const keys = this.keys(key);
+    const token = randomUUID();
+    const sentAt = this.scheduler.now();
+    const votes = await this.vote(
+      (runner) => runner.run(ACQUIRE, keys.fenced, [token, String(ttlMs)]),
+      (reply) => (reply as [number, string])[0] === 1,
+    );
+    const taken = votes.yes.length >= this.majority;
+    if (taken) {
+      const fence = await this.ratchet(keys, token, votes.yes);
+      if (fence !== undefined && this.scheduler.now() < sentAt + ttlMs - driftMs(ttlMs)) {
+        const lease = new QuorumLease(this, key, keys, token, fence, ttlMs, sentAt, this.scheduler);
+        return { kind: 'acquired', lease };
+      }
+    }
+    this.undo(keys, token, votes);
+    return taken ? { kind: 'retry' } : this.classify(votes);
+  }
+
+  /**
+   * Compare-and-deletes a failed round's token on every server that did not refuse it (queued
+   * behind the acquire on each connection, so an acquire that lands late is undone too).
+   */
+  private undo(keys: QuorumKeys, token: string, votes: Tally): void {
+    // Others may have seen this token on a majority and wait for its release: wake them.
+    const mayHaveHeld = votes.yes.length + votes.errors.length + votes.pending >= this.majority;
+    const args = [token, keys.channel, mayHaveHeld ? '1' : '0'];
+    const refused = new Set(votes.no.map((b) => b.server));
+    this.runners.forEach((runner, server) => {
+      if (!refused.has(server)) runner.run(RELEASE, keys.lock, args).catch(() => undefined);
+    });
+  }
+
+  /**
+   * Phase 2: F = the highest fence among the majority; raises the counter to F on the majority
+   * servers that are behind. Returns F once a majority holds a counter >= F, else undefined.
+   */
+  private async ratchet(
+    keys: QuorumKeys,
+    token: string,
+    taken: readonly Ballot[],
+  ): Promise<bigint | undefined> {
+    const fences = taken.map((b) => BigInt((b.reply as [number, string])[1]));
+    const fence = fences.reduce((a, b) => (b > a ? b : a));
+    const behind = taken.filter((_, i) => fences[i] < fence).map((b) => b.server);
+    const needed = this.majority - (taken.length - behind.length);
+    if (needed <= 0) return fence;
+    const votes = await this.vote(
+      (runner) => runner.run(RATCHET, keys.fenced, [token, String(fence)]),
+      (reply) => reply === 1,
+      behind,
+      needed,
+    );
+    return votes.yes.length >= needed ? fence : undefined;
+  }
+
+  private classify(votes: Tally): Attempt {
+    if (votes.errors.length > this.spare) {
+      return { kind: 'failed', error: this.unavailable(votes.errors) };
+    }
+    const seen = new Map<string, number>();
+    for (const b of votes.no) {
+      const holder = (b.reply as [number, string])[1];
+      seen.set(holder, (seen.get(holder) ?? 0) + 1);
+    }
+    // Only a token seen on a majority is worth waiting for: it acquires (and later releases) or
+    // undoes with a wake-up. Anything less is a split vote, which waits for nobody.
+    if (Math.max(0, ...seen.values()) >= this.majority) {
+      return { kind: 'held', holders: new Set(seen.keys()) };
+    }
+    return { kind: 'retry' };
+  }
+
+  /** Acquire rounds until one succeeds, on wake-ups, re-checks and split-vote back-offs. */
+  private wait(
+    key: string,
+    ttlMs: number,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<LockLease> {
+    return new Promise<LockLease>((resolve, reject) => {
+      const { channel } = this.keys(key);
+      const stops: (() => void)[] = [];
+      const listening = new Set<WakeHub>();
+      let finished = false;
+      let busy = false;
+      /** A subscription came up while a round was in flight: run another. */
+      let again = false;
+      /** Tokens released while a round was in flight. */
+      let wokenBy: string[] = [];
+      /** Holders seen by the last round that found the key held. */
+      let holders: ReadonlySet<string> | undefined;
+      let splits = 0;
+      let lastError: Error | undefined;
+      let backoff: Subscription | undefined;
+      let recheck: Subscription | undefined;
+      let deadline: Subscription | undefined;
+
+      const finish = (error: Error | undefined, lease?: QuorumLease) => {
+        if (finished) return;
+        finished = true;
+        for (const stop of stops) stop();
+        backoff?.unsubscribe();
+        recheck?.unsubscribe();
+        deadline?.unsubscribe();
+        signal?.removeEventListener('abort', onAbort);
+        if (lease) resolve(lease);
+        else reject(error!);
+      };
+      const attempt = () => {
+        if (finished) return;
+        if (busy) {
+          again = true;
+          return;
+        }
+        busy = true;
+        again = false;
+        backoff?.unsubscribe();
+        backoff = undefined;
+        this.attempt(key, ttlMs).then(settle, (error: Error) => settle({ kind: 'failed', error }));
+      };
+      const settle = (outcome: Attempt) => {
+        busy = false;
+        if (outcome.kind === 'acquired') {
+          if (finished) void outcome.lease.release().catch(() => undefined);
+          else finish(undefined, outcome.lease);
+          return;
+        }
+        if (finished) return;
+        listen(false); // from the first failed round on, every server's wake channel
+        const woken = wokenBy;
+        wokenBy = [];
+        holders = undefined;
+        if (outcome.kind === 'failed') {
+          if (!isBackendUnavailableError(outcome.error)) finish(outcome.error);
+          lastError = outcome.error;
+          return; // the re-check retries
+        }
+        lastError = undefined;
+        if (outcome.kind === 'retry') {
+          const bound = Math.min(SPLIT_JITTER_MS * 2 ** splits++, this.recheckMs);
+          backoff = scheduleOnce(this.scheduler, Math.random() * bound, attempt);
+          return;
+        }
+        splits = 0;
+        holders = outcome.holders;
+        if (again || woken.some((t) => outcome.holders.has(t))) attempt();
+      };
+      const onWake = (token: string) => {
+        if (busy) wokenBy.push(token);
+        // A release of a token the last round did not see changes nothing it saw.
+        else if (!backoff && (holders === undefined || holders.has(token))) attempt();
+      };
+      // A release may have slipped in before the subscription was confirmed.
+      const onActive = () => (backoff ? undefined : attempt());
+      const listen = (subscribedOnly: boolean) => {
+        for (const hub of this.hubs) {
+          const generation = hub.activeGeneration(channel);
+          if (listening.has(hub) || (subscribedOnly && generation === undefined)) continue;
+          listening.add(hub);
+          // Joining after a round: onActive runs once confirmed, as a release may have come first.
+          const since = subscribedOnly ? generation : undefined;
+          stops.push(hub.listen(channel, onWake, onActive, since));
+        }
+      };
+      const scheduleRecheck = () => {
+        recheck = scheduleOnce(this.scheduler, this.recheckMs, () => {
+          if (!backoff && !busy) attempt();
+          scheduleRecheck();
+        });
+      };
+      const onAbort = () => finish(new AbortedError(`acquire of lock "${key}" aborted`));
+
+      // Channels already subscribed (contention) listen before the first round, so a release
+      // that lands meanwhile is not missed; the others subscribe only if that round fails.
+      listen(true);
+      signal?.addEventListener('abort', onAbort);
+      if (waitMs !== Number.POSITIVE_INFINITY) {
+        deadline = scheduleOnce(this.scheduler, waitMs, () =>
+          finish(lastError ?? new LockTimeoutError(key, waitMs)),
+        );
+      }
+      scheduleRecheck();
+      attempt();
+    });
+  }
+}
+
+/** A quorum lease: extend and release are votes of all servers. */
+class QuorumLease extends TimedLease {
+  constructor(
+    private readonly locks: QuorumRedisLocks,
+    key: string,
+    private readonly keys: QuorumKeys,
+    private readonly token: string,
+    fence: bigint,
+    ttlMs: number,
+    sentAt: number,
+    scheduler: SchedulerLike,
+  ) {
+    super(key, fence, ttlMs, sentAt, scheduler);
+  }
+
+  async extend(ttlMs: number = this.ttlMs): Promise<void> {
+    validateInteger('ttlMs', ttlMs, 1);
+    this.assertHeld();
+    const sentAt = this.scheduler.now();
+    const votes = await this.locks.vote(
+      (runner) => runner.run(EXTEND, this.keys.lock, [this.token, String(ttlMs)]),
+      (reply) => reply === 1,
+    );
+    this.assertHeld();
+    if (votes.yes.length < this.locks.majority) {
+      if (votes.no.length <= this.locks.spare) throw this.locks.unavailable(votes.errors);
+      this.lose('the key no longer holds this lease on a majority of servers');
+      throw this.endedError();
+    }
+    if (!this.prolong(ttlMs, sentAt)) {
+      throw new BackendUnavailableError('redis', 'the extend was confirmed past its own validity');
+    }
+  }
+
+  protected async doRelease(): Promise<void> {
+    this.expireIfDue();
+    const wasLost = this.end.lost;
+    // Even a lost lease sends the compare-and-delete: it frees only keys still holding our token.
+    const votes = this.locks.vote(
+      (runner) => runner.run(RELEASE, this.keys.lock, [this.token, this.keys.channel, '1']),
+      (reply) => reply === 1,
+    );
+    if (wasLost) throw this.endedError();
+    const { yes, no, errors } = await votes;
+    if (yes.length < this.locks.majority && no.length > this.locks.spare) {
+      this.lose('the key no longer holds this lease on a majority of servers');
+      throw this.endedError();
+    }
+    this.finish();
+    if (yes.length < this.locks.majority) throw this.locks.unavailable(errors); // keys expire by TTL
+  }
+}
