@@ -470,7 +470,7 @@ class QuorumLease extends TimedLease {
     sentAt: number,
     scheduler: SchedulerLike,
   ) {
-    super(key, fence, ttlMs, sentAt, scheduler);
+    super(key, fence, ttlMs, sentAt + ttlMs - driftMs(ttlMs), scheduler);
   }
 
   async extend(ttlMs: number = this.ttlMs): Promise<void> {

@@ -1,23 +1,18 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import {
-  AbortedError,
-  BackendUnavailableError,
-  isBackendUnavailableError,
-  LockLostError,
-  LockTimeoutError,
-} from '../errors.js';
+import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import { AbortedError, isBackendUnavailableError, LockTimeoutError } from '../errors.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
 import { validateInteger, validateObject } from '../internal/validate.js';
-import { LeaseEnd } from '../lock/LeaseEnd.js';
 import {
   resolveAcquireOptions,
   type AcquireOptions,
   type LockBackend,
   type LockLease,
 } from '../lock/LockBackend.js';
-import { toRedisError } from './redisErrors.js';
+import { QuorumRedisLocks } from './QuorumRedisLocks.js';
+import { luaScript, ScriptRunner } from './ScriptRunner.js';
+import { driftMs, TimedLease } from './TimedLease.js';
 import { WakeHub } from './WakeHub.js';
 
 /** Options of {@link RedisLocks}. */
@@ -36,16 +31,25 @@ export interface RedisLocksConfig {
   scheduler?: SchedulerLike;
 }
 
+/** Restarts the fence counter from server time in µs (it was lost), past every earlier fence. */
+const SEED_FENCE = `local function seed_fence()
+    local t = redis.call('TIME')
+    redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+    return redis.call('INCR', KEYS[2])
+  end`;
+
 /**
  * Redis keys of lock `K` (all share K's hash tag, so they land in one Cluster slot):
  * K = holder token (string, PX ttl, the redlock/redsync layout); K:fence = fence counter;
- * K:queue = waiters (zset token → ticket); K:waiters = hash token → entry expiry (server ms),
- * plus the ticket counter in field '#seq'. The wake-up channel is K:wake.
+ * K:queue = waiters (zset token → ticket); K:waiters = hash token → "<entry expiry ms>:<grant
+ * ttl ms>" while queued, "g<fence>" once the lock was handed to it, plus the ticket counter in
+ * field '#seq'. Hand-offs are announced on channel K:wake as "<token> <fence>".
  *
- * Shared prelude: `now_ms()` is server time in ms; `live_head()` is the first waiter whose entry
- * has not expired (expired entries at the head are dropped, so a dead waiter blocks others only
- * until then). Both cost nothing beyond one ZRANGE while nobody waits. `next_fence()` increments
- * the fence counter (seeded from server time in µs when it starts over).
+ * Every script starts with its uncontended path (no queue), so it pays for nothing else; the
+ * shared prelude below is only reached past it. `now_ms()` is server time in ms; `live_head()`
+ * is the first waiter whose entry has not expired (expired entries at the head are dropped, so a
+ * dead waiter blocks others only until then) and its grant TTL; `next_fence()` increments the
+ * fence counter; `pass_on()` hands the lock to the first live waiter or frees it.
  */
 const PRELUDE = `
 local function now_ms()
@@ -57,103 +61,127 @@ local function live_head()
   if #first == 0 then return nil end
   local now = now_ms()
   while #first > 0 do
-    local exp = tonumber(redis.call('HGET', KEYS[4], first[1]) or '0')
-    if exp > now then return first[1] end
+    local exp, grant = string.match(redis.call('HGET', KEYS[4], first[1]) or '', '^(%d+):(%d+)$')
+    if exp and tonumber(exp) > now then return first[1], grant end
     redis.call('ZREM', KEYS[3], first[1])
     redis.call('HDEL', KEYS[4], first[1])
     first = redis.call('ZRANGE', KEYS[3], 0, 0)
   end
   return nil
 end
+${SEED_FENCE}
 local function next_fence()
   local fence = redis.call('INCR', KEYS[2])
-  if fence == 1 then
-    local t = redis.call('TIME')
-    redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
-    fence = redis.call('INCR', KEYS[2])
-  end
+  if fence == 1 then fence = seed_fence() end
   return fence
+end
+local function pass_on(channel)
+  local head, grant = live_head()
+  if head == nil then
+    redis.call('DEL', KEYS[1])
+    return
+  end
+  redis.call('SET', KEYS[1], head, 'PX', grant)
+  local fence = string.format('%.0f', next_fence())
+  redis.call('ZREM', KEYS[3], head)
+  redis.call('HSET', KEYS[4], head, 'g' .. fence)
+  if redis.call('PTTL', KEYS[4]) < tonumber(grant) then redis.call('PEXPIRE', KEYS[4], grant) end
+  redis.call('PUBLISH', channel, head .. ' ' .. fence)
 end
 `;
 
 /**
- * ARGV: token, ttl ms, 'try' | 'wait', queue entry ttl ms. Takes the lock if it is free and no
- * live waiter is ahead (SET NX PX semantics, so a plain SET NX client still excludes and is
- * excluded), incrementing the fence counter (seeded from server time in µs the first time, so
- * fences keep increasing even after Redis lost its data). Otherwise, in 'wait' mode, joins or
- * refreshes the FIFO queue. Returns {1, fence} or {0, 0}. The first line is the uncontended
- * path: neither the lock nor a queue exists, so no queue bookkeeping is needed.
+ * ARGV: token, ttl ms, 'try' | 'wait', queue entry ttl ms. Returns the fence (> 0) if this call
+ * took the lock or claimed a hand-off to this token, 0 if not (in 'wait' mode the token is then
+ * queued or its entry refreshed), -1 if the key already holds this token and its hand-off was
+ * claimed before. The lock is taken only when it is free and no live waiter is ahead, as
+ * `SET NX PX` (so a plain SET NX client still excludes and is excluded). The fence counter is
+ * seeded from server time in µs when it starts over, so fences keep increasing even after Redis
+ * lost its data.
  */
-const ACQUIRE = `${PRELUDE}
+const ACQUIRE = `
 if redis.call('EXISTS', KEYS[1], KEYS[3]) == 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {1, next_fence()}
+  local fence = redis.call('INCR', KEYS[2])
+  if fence > 1 then return fence end
+  ${SEED_FENCE}
+  return seed_fence()
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
+${PRELUDE}
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  local granted = redis.call('HGET', KEYS[4], ARGV[1])
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  if granted and string.sub(granted, 1, 1) == 'g' then return tonumber(string.sub(granted, 2)) end
+  return -1
+end
+if holder == false then
   local head = live_head()
   if head == nil or head == ARGV[1] then
     redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    local fence = next_fence()
     if head ~= nil then
       redis.call('ZREM', KEYS[3], ARGV[1])
       redis.call('HDEL', KEYS[4], ARGV[1])
     end
-    return {1, fence}
+    return next_fence()
   end
 end
 if ARGV[3] == 'wait' then
-  if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
+  local entry = redis.call('HGET', KEYS[4], ARGV[1])
+  if entry == false then
     redis.call('ZADD', KEYS[3], redis.call('HINCRBY', KEYS[4], '#seq', 1), ARGV[1])
   end
-  redis.call('HSET', KEYS[4], ARGV[1], now_ms() + tonumber(ARGV[4]))
+  local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[4]))
+  redis.call('HSET', KEYS[4], ARGV[1], (now_ms() + tonumber(ARGV[4])) .. ':' .. grant)
   redis.call('PEXPIRE', KEYS[3], ARGV[4])
   redis.call('PEXPIRE', KEYS[4], ARGV[4])
 end
-return {0, 0}
+return 0
 `;
 
-/** ARGV: token, channel. Compare-and-delete, then wake the first live waiter. Returns 1 or 0 (not ours). */
-const RELEASE = `${PRELUDE}
+/**
+ * ARGV: token, channel. Compare-and-delete, or, with live waiters, a direct hand-off to the
+ * first one (no gap in which another client could take the lock). Returns 1, or 0 if not ours.
+ */
+const RELEASE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-local head = live_head()
-if head ~= nil then redis.call('PUBLISH', ARGV[2], head) end
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+${PRELUDE}
+redis.call('HDEL', KEYS[4], ARGV[1])
+pass_on(ARGV[2])
 return 1
 `;
 
-/** ARGV: token, ttl ms. Compare-and-pexpire. Returns 1 or 0 (not ours). */
+/** ARGV: token, ttl ms. Compare-and-pexpire (and drops a claimed hand-off marker). Returns 1 or 0. */
 const EXTEND = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[1])
 return 1
 `;
 
-/** ARGV: token, channel. Leaves the queue; if the lock is free, wakes the new first waiter. */
+/**
+ * ARGV: token, channel. Leaves the queue; if the lock is free, or was just handed to this token,
+ * passes it on to the next live waiter.
+ */
 const LEAVE = `${PRELUDE}
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
-local head = live_head()
-if head ~= nil and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('PUBLISH', ARGV[2], head) end
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then pass_on(ARGV[2]) end
 return 1
 `;
 
-interface Script {
-  source: string;
-  sha: string;
-}
-const script = (source: string): Script => ({
-  source,
-  sha: createHash('sha1').update(source).digest('hex'),
-});
 const SCRIPTS = {
-  acquire: script(ACQUIRE),
-  release: script(RELEASE),
-  extend: script(EXTEND),
-  leave: script(LEAVE),
+  acquire: luaScript(ACQUIRE),
+  release: luaScript(RELEASE),
+  extend: luaScript(EXTEND),
+  leave: luaScript(LEAVE),
 };
-
-/** Client clock drift allowance, as Redlock: 1% of the TTL plus 2 ms. */
-const driftMs = (ttlMs: number) => Math.floor(ttlMs * 0.01) + 2;
 
 interface LockKeys {
   keys: [string, string, string, string];
@@ -164,73 +192,50 @@ interface LockKeys {
 interface EarlyListener {
   /** `WakeHub.activeGeneration` when it was registered. */
   generation: number;
-  /** A wake-up came before `onWake` was set. */
-  woken: boolean;
-  onWake?: () => void;
+  /** The fence of a hand-off that came before `onHandOff` was set. */
+  handedOff?: number;
+  onHandOff?: (fence: number) => void;
+  /** The subscription was confirmed again (after a dropped connection). */
+  onActive?: () => void;
   stop: () => void;
 }
 
-/** A Redis call in flight, failed by the deadline sweep if no reply comes in time. */
-interface InflightCall {
-  sentAt: number;
-  fail(error: Error): void;
-}
-
-/**
- * The expiry timer runs only once someone subscribes to `lost$` (lock$ does); until then extend
- * and release check the clock themselves, so a lease nobody watches costs no timer.
- */
-class RedisLease implements LockLease {
-  private readonly end = new LeaseEnd();
-  readonly lost$ = new Observable<never>((subscriber) => {
-    this.expireIfDue();
-    if (this.end.held && this.expiry === undefined) this.scheduleExpiry();
-    return this.end.lost$.subscribe(subscriber);
-  });
-  private validUntil: number;
-  private expiry: Subscription | undefined;
-  private releasing: Promise<void> | undefined;
-
+/** A lease on one Redis: extend is compare-and-pexpire, release compare-and-delete (or hand-off). */
+class RedisLease extends TimedLease {
   constructor(
-    private readonly locks: RedisLocks,
-    readonly key: string,
+    private readonly runner: ScriptRunner,
+    key: string,
     private readonly lockKeys: LockKeys,
-    readonly token: string,
-    readonly fence: bigint,
-    public ttlMs: number,
-    sentAt: number,
-    private readonly scheduler: SchedulerLike,
+    private readonly token: string,
+    fence: bigint,
+    ttlMs: number,
+    validUntil: number,
+    scheduler: SchedulerLike,
   ) {
-    this.validUntil = sentAt + ttlMs - driftMs(ttlMs);
+    super(key, fence, ttlMs, validUntil, scheduler);
   }
 
   async extend(ttlMs: number = this.ttlMs): Promise<void> {
     validateInteger('ttlMs', ttlMs, 1);
-    this.expireIfDue();
-    if (!this.end.held) throw this.endedError();
+    this.assertHeld();
     const sentAt = this.scheduler.now();
-    const ok = await this.locks.run(SCRIPTS.extend, this.lockKeys, [this.token, String(ttlMs)]);
-    this.expireIfDue();
-    if (!this.end.held) throw this.endedError();
+    const ok = await this.runner.run(SCRIPTS.extend, this.lockKeys.keys, [
+      this.token,
+      String(ttlMs),
+    ]);
+    this.assertHeld();
     if (ok !== 1) {
       this.lose('the key no longer holds this lease (expired or deleted)');
       throw this.endedError();
     }
-    this.ttlMs = ttlMs;
-    this.validUntil = Math.max(this.validUntil, sentAt + ttlMs - driftMs(ttlMs));
-    if (this.expiry) this.scheduleExpiry();
+    this.prolong(ttlMs, sentAt);
   }
 
-  release(): Promise<void> {
-    this.releasing ??= this.doRelease();
-    return this.releasing;
-  }
-
-  private async doRelease(): Promise<void> {
+  protected async doRelease(): Promise<void> {
     this.expireIfDue();
     const wasLost = this.end.lost;
     // Even a lost lease sends the compare-and-delete: it frees the key only if it is still ours.
-    const releasing = this.locks.run(SCRIPTS.release, this.lockKeys, [
+    const releasing = this.runner.run(SCRIPTS.release, this.lockKeys.keys, [
       this.token,
       this.lockKeys.channel,
     ]);
@@ -251,63 +256,40 @@ class RedisLease implements LockLease {
     }
     this.finish();
   }
-
-  private finish(): void {
-    this.expiry?.unsubscribe();
-    this.end.release();
-  }
-
-  private lose(reason: string): void {
-    this.expiry?.unsubscribe();
-    this.end.lose(new LockLostError(this.key, `lock "${this.key}" was lost: ${reason}`));
-  }
-
-  private endedError(): Error {
-    return this.end.lostError ?? new LockLostError(this.key, `lock "${this.key}" was released`);
-  }
-
-  private expireIfDue(): void {
-    if (this.end.held && this.scheduler.now() >= this.validUntil) {
-      this.lose('TTL passed without a confirmed extend');
-    }
-  }
-
-  private scheduleExpiry(): void {
-    this.expiry?.unsubscribe();
-    this.expiry = scheduleOnce(this.scheduler, this.validUntil - this.scheduler.now(), () => {
-      if (this.scheduler.now() >= this.validUntil) {
-        this.lose('TTL passed without a confirmed extend');
-      } else this.scheduleExpiry();
-    });
-  }
 }
 
 /**
- * Distributed locks on one Redis (or Redis Cluster): waiting is FIFO and push-based, leases carry
- * fencing tokens and report their loss.
+ * Distributed locks on one Redis (or Redis Cluster): waiting is FIFO and push-based, the lock
+ * passes straight from one holder to the next, leases carry fencing tokens and report their loss.
  *
  * - Acquire is one Lua call: `SET key token NX PX ttl` when the key is free and no live waiter
- *   is ahead, plus `INCR key:fence`. Waiters queue in Redis (`key:queue`), so a releasing client
- *   cannot barge ahead of them, and are woken by a `PUBLISH` on `key:wake` naming the next one,
- *   with a timed re-check every `recheckMs` so a lost message never strands a waiter.
- * - Release is compare-and-delete; extend is compare-and-pexpire. A lease is valid until
- *   (time the acquire/extend was SENT) + ttl − drift; past that without a confirmed extend its
- *   `lost$` errors with `LockLostError`.
+ *   is ahead, plus `INCR key:fence`. Otherwise the caller queues in Redis (`key:queue`).
+ * - Release is compare-and-delete when nobody waits. With waiters, the same script hands the lock
+ *   to the first live one (`SET key <its token>`, a new fence) and announces it with a `PUBLISH`
+ *   on `key:wake`: no gap in which a releasing client could barge ahead, no extra round trip for
+ *   the next holder. Its lease is valid from its latest "queued" reply (a lower bound of the
+ *   hand-off time) for min(ttl, 3 × `recheckMs`), extended to the full ttl in the background, so
+ *   a waiter that died while queued blocks the lock only that long. A waiter re-checks every
+ *   `recheckMs`, so a lost message or an expired holder never strands it.
+ * - Extend is compare-and-pexpire. A lease is valid until (time the acquire/extend was SENT) +
+ *   ttl − drift; past that without a confirmed extend its `lost$` errors with `LockLostError`.
  * - Key layout: the token is the string value of `prefix + key`, as redlock and redsync store it,
  *   so with `prefix: ''` such a client on the same key excludes and is excluded (it may take a
  *   free lock ahead of our queue; our waiters notice its release on their re-check).
  * - Redis Cluster: put a hash tag in the key (`'{orders}'`) so the key and its `:fence`,
  *   `:queue`, `:waiters` companions share a slot.
+ * - Quorum mode: pass an array of clients of independent servers (`new RedisLocks([r1, r2,
+ *   r3])`) for Redlock's majority locks; see `QuorumRedisLocks` for what it does and promises.
  *
  * Limits: Redis replication is asynchronous, so a failover can lose a held lock (and the fence
  * counter, which is then re-seeded from server time, so fences still increase while the clock
  * does); the fence lets your store reject the older holder. Every call fails with
  * `BackendUnavailableError` after `commandTimeoutMs`; a timed-out acquire that later lands on the
- * server is undone by a compare-and-delete queued behind it.
+ * server is undone by a queue leave sent behind it.
  *
  * ```
- * A: acquire(fence 7)------release
- * B: acquire ....queued......(woken) held(fence 8)
+ * A: acquire(fence 7)------release(hands off)
+ * B: acquire ....queued...............held(fence 8)
  * ```
  *
  * @example
@@ -322,13 +304,20 @@ export class RedisLocks implements LockBackend {
   private readonly recheckMs: number;
   private readonly scheduler: SchedulerLike;
   private readonly hub: WakeHub;
+  private readonly runner: ScriptRunner;
 
-  constructor(
-    private readonly redis: Redis | Cluster,
-    config?: RedisLocksConfig,
-  ) {
-    if (typeof (redis as Partial<Redis> | undefined)?.evalsha !== 'function') {
-      throw new TypeError('redis must be an ioredis Redis or Cluster client');
+  private readonly redis: Redis | Cluster;
+  /** Set in quorum mode (an array of two or more independent Redis servers). */
+  private readonly quorum: QuorumRedisLocks | undefined;
+
+  constructor(redis: Redis | Cluster | readonly Redis[], config?: RedisLocksConfig) {
+    const clients: readonly (Redis | Cluster)[] = Array.isArray(redis) ? redis : [redis];
+    const isClient = (c: unknown) =>
+      typeof (c as Partial<Redis> | undefined)?.evalsha === 'function';
+    if (clients.length === 0 || !clients.every(isClient)) {
+      throw new TypeError(
+        'redis must be an ioredis Redis or Cluster client, or an array of Redis clients',
+      );
     }
     const options = validateObject('config', config);
     this.prefix = options.prefix ?? '';
@@ -340,11 +329,30 @@ export class RedisLocks implements LockBackend {
     );
     this.recheckMs = validateInteger('recheckMs', options.recheckMs ?? 1000, 1);
     this.scheduler = resolveScheduler(options.scheduler ?? asyncScheduler);
-    this.hub = new WakeHub(redis, this.recheckMs, this.scheduler);
+    this.redis = clients[0];
+    this.hub = new WakeHub(this.redis, this.recheckMs, this.scheduler);
+    this.runner = new ScriptRunner(
+      this.redis,
+      Object.values(SCRIPTS),
+      this.commandTimeoutMs,
+      this.scheduler,
+    );
+    this.quorum =
+      clients.length > 1
+        ? new QuorumRedisLocks(clients as readonly Redis[], {
+            prefix: this.prefix,
+            commandTimeoutMs: this.commandTimeoutMs,
+            recheckMs: this.recheckMs,
+            scheduler: this.scheduler,
+          })
+        : undefined;
   }
 
   acquire(key: string, options?: AcquireOptions): Promise<LockLease> {
     const resolved = resolveAcquireOptions(key, options);
+    if (this.quorum) {
+      return this.quorum.acquire(key, resolved.ttlMs, resolved.waitMs, resolved.signal);
+    }
     return this.acquireResolved(key, resolved.ttlMs, resolved.waitMs, resolved.signal);
   }
 
@@ -353,89 +361,9 @@ export class RedisLocks implements LockBackend {
    * no call is in flight, its deadline timer.
    */
   close(): void {
+    this.quorum?.close();
     this.hub.close();
-    if (this.inflight.size === 0) {
-      this.sweeper?.unsubscribe();
-      this.sweeper = undefined;
-    }
-  }
-
-  /**
-   * Runs a script with EVALSHA under the command deadline. Scripts are loaded (SCRIPT LOAD on
-   * every master) before the first call, because an EVALSHA that falls back to EVAL after
-   * NOSCRIPT would be overtaken by the next command on the connection (a queue leave by a later
-   * acquire, an undo by the acquire it undoes). After a script flush (restart, failover) the
-   * fallback runs and the scripts are loaded again. Once loaded, the command is written before
-   * this returns (no await in between), and deadlines cost no timer per call: one sweep, due at
-   * the oldest call's deadline, fails every call past `commandTimeoutMs`. @internal
-   */
-  run(s: Script, lockKeys: LockKeys, args: string[]): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const call: InflightCall = { sentAt: this.scheduler.now(), fail: reject };
-      this.inflight.add(call);
-      this.sweeper ??= scheduleOnce(this.scheduler, this.commandTimeoutMs, this.sweep);
-      const onReply = (reply: unknown) => {
-        if (this.inflight.delete(call)) resolve(reply);
-      };
-      const onError = (e: unknown) => {
-        if (this.inflight.delete(call)) reject(toRedisError(e, 'call'));
-      };
-      if (this.loaded === true) this.send(s, lockKeys, args).then(onReply, onError);
-      else {
-        this.loaded ??= this.loadScripts();
-        this.loaded.then(() => this.send(s, lockKeys, args)).then(onReply, onError);
-      }
-    });
-  }
-
-  /** true once the scripts are loaded; the loading promise meanwhile. */
-  private loaded: Promise<void> | true | undefined;
-  private readonly inflight = new Set<InflightCall>();
-  private sweeper: Subscription | undefined;
-
-  private readonly sweep = () => {
-    this.sweeper = undefined;
-    const now = this.scheduler.now();
-    for (const call of this.inflight) {
-      if (call.sentAt > now) call.sentAt = now; // the clock went back: restart its deadline
-      const left = call.sentAt + this.commandTimeoutMs - now;
-      if (left > 0) {
-        this.sweeper = scheduleOnce(this.scheduler, left, this.sweep);
-        return;
-      }
-      this.inflight.delete(call);
-      call.fail(
-        new BackendUnavailableError(
-          'redis',
-          `redis gave no reply within ${this.commandTimeoutMs} ms`,
-        ),
-      );
-    }
-  };
-
-  private send(s: Script, { keys }: LockKeys, args: string[]): Promise<unknown> {
-    return this.redis.evalsha(s.sha, 4, ...keys, ...args).catch((e: unknown) => {
-      if (!(e instanceof Error && e.message.startsWith('NOSCRIPT'))) throw e;
-      this.loaded = undefined;
-      return this.redis.eval(s.source, 4, ...keys, ...args);
-    });
-  }
-
-  private loadScripts(): Promise<void> {
-    const sources = Object.values(SCRIPTS).map((x) => x.source);
-    const targets: (Redis | Cluster)[] =
-      'isCluster' in this.redis && this.redis.isCluster
-        ? (this.redis as Cluster).nodes('master')
-        : [this.redis];
-    const loading: Promise<void> = Promise.all(
-      targets.flatMap((node) => sources.map((src) => node.script('LOAD', src))),
-    ).then(() => {
-      if (this.loaded === loading) this.loaded = true;
-    });
-    loading.catch(() => {
-      if (this.loaded === loading) this.loaded = undefined;
-    });
-    return loading;
+    this.runner.close();
   }
 
   private lockKeys(key: string): LockKeys {
@@ -443,33 +371,49 @@ export class RedisLocks implements LockBackend {
     return { keys: [k, `${k}:fence`, `${k}:queue`, `${k}:waiters`], channel: `${k}:wake` };
   }
 
-  /** One acquire attempt: a lease, or null if someone else holds it or is ahead in the queue. */
+  /**
+   * One acquire attempt: the fence if it took the lock or claimed a hand-off, 0 if someone else
+   * holds it or is ahead in the queue, -1 if a hand-off to `token` was claimed before.
+   */
   private async attempt(
-    key: string,
     lockKeys: LockKeys,
     token: string,
     ttlMs: number,
     mode: 'try' | 'wait',
-  ): Promise<RedisLease | null> {
-    const sentAt = this.scheduler.now();
-    let reply: unknown;
+  ): Promise<number> {
     try {
-      reply = await this.run(SCRIPTS.acquire, lockKeys, [
-        token,
-        String(ttlMs),
-        mode,
-        String(this.recheckMs * 3),
-      ]);
+      const args = [token, String(ttlMs), mode, String(this.recheckMs * 3)];
+      return Number(await this.runner.run(SCRIPTS.acquire, lockKeys.keys, args));
     } catch (e) {
-      // If the call still lands later, undo it: this compare-and-delete is queued behind it.
-      if (isBackendUnavailableError(e)) {
-        this.run(SCRIPTS.release, lockKeys, [token, lockKeys.channel]).catch(() => undefined);
-      }
+      // If the call still lands later, undo it: this leave is queued behind it.
+      if (isBackendUnavailableError(e)) this.leave(lockKeys, token);
       throw e;
     }
-    const [acquired, fence] = reply as [number, number | string];
-    if (acquired !== 1) return null;
-    return new RedisLease(this, key, lockKeys, token, BigInt(fence), ttlMs, sentAt, this.scheduler);
+  }
+
+  /** Leaves the queue, passing the lock on if it was just handed to `token`. */
+  private leave(lockKeys: LockKeys, token: string): void {
+    this.runner.run(SCRIPTS.leave, lockKeys.keys, [token, lockKeys.channel]).catch(() => undefined);
+  }
+
+  private lease(
+    key: string,
+    lockKeys: LockKeys,
+    token: string,
+    fence: number,
+    ttlMs: number,
+    validUntil: number,
+  ): RedisLease {
+    return new RedisLease(
+      this.runner,
+      key,
+      lockKeys,
+      token,
+      BigInt(fence),
+      ttlMs,
+      validUntil,
+      this.scheduler,
+    );
   }
 
   private async acquireResolved(
@@ -481,49 +425,52 @@ export class RedisLocks implements LockBackend {
     if (signal?.aborted) throw new AbortedError(`acquire of lock "${key}" aborted`);
     const lockKeys = this.lockKeys(key);
     const token = randomUUID();
-    if (waitMs === 0) {
-      const lease = await this.attempt(key, lockKeys, token, ttlMs, 'try');
-      if (lease) return lease;
-      throw new LockTimeoutError(key, 0);
-    }
-    const early = this.listenEarly(lockKeys.channel, token);
-    let first: RedisLease | null;
+    const mode = waitMs === 0 ? 'try' : 'wait';
+    const early = mode === 'wait' ? this.listenEarly(lockKeys.channel, token) : undefined;
+    const sentAt = this.scheduler.now();
+    let fence: number;
     try {
-      first = await this.attempt(key, lockKeys, token, ttlMs, 'wait');
+      fence = await this.attempt(lockKeys, token, ttlMs, mode);
     } catch (e) {
       early?.stop();
       throw e;
     }
-    if (first) {
+    if (fence > 0) {
       early?.stop();
-      return first;
+      return this.lease(key, lockKeys, token, fence, ttlMs, sentAt + ttlMs - driftMs(ttlMs));
     }
-    return this.wait(key, lockKeys, token, ttlMs, waitMs, signal, early);
+    if (mode === 'try') throw new LockTimeoutError(key, 0);
+    return this.wait(key, lockKeys, token, ttlMs, waitMs, signal, early, sentAt);
   }
 
   /**
    * On a key this instance already listens on (contention), listens before the first attempt is
-   * sent: a wake-up that arrives before that attempt's reply is kept, and the waiter needs no
+   * sent: a hand-off that arrives before that attempt's reply is kept, and the waiter needs no
    * extra attempt once subscribed. Undefined when the channel has no confirmed subscription.
    */
   private listenEarly(channel: string, token: string): EarlyListener | undefined {
     const generation = this.hub.activeGeneration(channel);
     if (generation === undefined) return undefined;
-    const early: EarlyListener = { generation, woken: false, stop: () => undefined };
-    const wake = () => {
-      if (early.onWake) early.onWake();
-      else early.woken = true;
-    };
+    const early: EarlyListener = { generation, stop: () => undefined };
     early.stop = this.hub.listen(
       channel,
-      (message) => message === token && wake(),
-      wake,
+      (message) => {
+        const fence = handedTo(message, token);
+        if (fence === undefined) return;
+        if (early.onHandOff) early.onHandOff(fence);
+        else early.handedOff = fence;
+      },
+      () => early.onActive?.(),
       generation,
     );
     return early;
   }
 
-  /** Waits in the queue: re-attempts on a wake-up naming this token and every `recheckMs`. */
+  /**
+   * Waits in the queue until a release hands the lock to `token` (announced on the wake channel;
+   * a re-attempt every `recheckMs` claims it if the message was lost, and takes the lock if its
+   * holder expired).
+   */
   private wait(
     key: string,
     lockKeys: LockKeys,
@@ -532,6 +479,7 @@ export class RedisLocks implements LockBackend {
     waitMs: number,
     signal: AbortSignal | undefined,
     early: EarlyListener | undefined,
+    firstSentAt: number,
   ): Promise<LockLease> {
     return new Promise<LockLease>((resolve, reject) => {
       let stopListening = () => {};
@@ -539,6 +487,8 @@ export class RedisLocks implements LockBackend {
       let busy = false;
       let again = false;
       let lastError: Error | undefined;
+      /** Send time of the latest attempt answered "queued": any hand-off to us came after it. */
+      let queuedSince = firstSentAt;
       let recheck: Subscription | undefined;
       let deadline: Subscription | undefined;
 
@@ -553,7 +503,8 @@ export class RedisLocks implements LockBackend {
           resolve(lease);
           return;
         }
-        this.run(SCRIPTS.leave, lockKeys, [token, lockKeys.channel]).catch(() => undefined);
+        // Sent after any attempt in flight, so a hand-off that attempt claims is passed on too.
+        this.leave(lockKeys, token);
         reject(error!);
       };
       const attempt = () => {
@@ -563,13 +514,20 @@ export class RedisLocks implements LockBackend {
           return;
         }
         busy = true;
-        this.attempt(key, lockKeys, token, ttlMs, 'wait').then(
-          (lease) => {
+        const sentAt = this.scheduler.now();
+        this.attempt(lockKeys, token, ttlMs, 'wait').then(
+          (fence) => {
             busy = false;
             lastError = undefined;
-            if (lease && finished) void lease.release().catch(() => undefined);
-            else if (lease) finish(undefined, lease);
-            else if (again) {
+            if (finished) return; // the hand-off message came first, or the wait ended
+            if (fence > 0) {
+              const validUntil = sentAt + ttlMs - driftMs(ttlMs);
+              finish(undefined, this.lease(key, lockKeys, token, fence, ttlMs, validUntil));
+              return;
+            }
+            if (fence === 0) queuedSince = Math.max(queuedSince, sentAt);
+            else this.leave(lockKeys, token); // ours, but its fence is gone: pass it on, queue again
+            if (again || fence < 0) {
               again = false;
               attempt();
             }
@@ -581,6 +539,24 @@ export class RedisLocks implements LockBackend {
           },
         );
       };
+      /**
+       * The release set the key to our token with PX min(ttl, entry lifetime) after our latest
+       * "queued" reply, so the lease is valid at least until `queuedSince` + that. Take it at once
+       * if that leaves room, extending to the full TTL in the background; else claim it with an
+       * attempt, whose send time then bounds the validity.
+       */
+      const onHandOff = (fence: number) => {
+        if (finished) return;
+        const grantMs = Math.min(ttlMs, this.recheckMs * 3);
+        const validUntil = queuedSince + grantMs - driftMs(grantMs);
+        if (validUntil - this.scheduler.now() < grantMs / 2) {
+          attempt();
+          return;
+        }
+        const lease = this.lease(key, lockKeys, token, fence, ttlMs, validUntil);
+        finish(undefined, lease);
+        if (grantMs < ttlMs) lease.extend().catch(() => undefined); // failures surface in lost$
+      };
       const scheduleRecheck = () => {
         recheck = scheduleOnce(this.scheduler, this.recheckMs, () => {
           attempt();
@@ -591,15 +567,19 @@ export class RedisLocks implements LockBackend {
 
       if (early) {
         stopListening = early.stop;
-        early.onWake = attempt;
-        // A wake-up kept while the first attempt was in flight, or a dropped connection since.
-        const generation = this.hub.activeGeneration(lockKeys.channel);
-        if (early.woken || generation !== early.generation) attempt();
+        early.onHandOff = onHandOff;
+        early.onActive = attempt;
+        if (early.handedOff !== undefined) onHandOff(early.handedOff);
+        // A dropped connection since the listener was registered: messages may be lost.
+        else if (this.hub.activeGeneration(lockKeys.channel) !== early.generation) attempt();
       } else {
         stopListening = this.hub.listen(
           lockKeys.channel,
-          (message) => message === token && attempt(),
-          attempt, // a release may have slipped in before the subscription was active
+          (message) => {
+            const fence = handedTo(message, token);
+            if (fence !== undefined) onHandOff(fence);
+          },
+          attempt, // a hand-off may have slipped in before the subscription was active
         );
       }
       signal?.addEventListener('abort', onAbort);
@@ -611,4 +591,11 @@ export class RedisLocks implements LockBackend {
       scheduleRecheck();
     });
   }
+}
+
+/** The fence of a hand-off message ("<token> <fence>") naming `token`, else undefined. */
+function handedTo(message: string, token: string): number | undefined {
+  if (message.length <= token.length + 1 || !message.startsWith(token)) return undefined;
+  if (message.charCodeAt(token.length) !== 32) return undefined;
+  return Number(message.slice(token.length + 1));
 }

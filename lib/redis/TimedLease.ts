@@ -26,7 +26,6 @@ export abstract class TimedLease implements LockLease {
     if (this.end.held && this.expiry === undefined) this.scheduleExpiry();
     return this.end.lost$.subscribe(subscriber);
   });
-  private validUntil: number;
   private expiry: Subscription | undefined;
   private releasing: Promise<void> | undefined;
 
@@ -34,11 +33,10 @@ export abstract class TimedLease implements LockLease {
     readonly key: string,
     readonly fence: bigint,
     public ttlMs: number,
-    sentAt: number,
+    /** Until when the lease is proven valid: for an acquire, its send time + ttl − drift. */
+    private validUntil: number,
     protected readonly scheduler: SchedulerLike,
-  ) {
-    this.validUntil = sentAt + ttlMs - driftMs(ttlMs);
-  }
+  ) {}
 
   abstract extend(ttlMs?: number): Promise<void>;
 

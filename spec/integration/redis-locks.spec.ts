@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
-import { isBackendUnavailableError } from '../../lib/errors.js';
+import { isAbortedError, isBackendUnavailableError } from '../../lib/errors.js';
 import { RedisLocks } from '../../lib/redis/RedisLocks.js';
 import { lockConformance, type LockHarness } from '../lock/conformance.js';
+import { sleep } from '../lock/support.js';
 import { sharedRedis, startRedis, startRedisCluster } from '../support/servers.js';
 
 function harness(connect: () => Redis | Cluster, stop?: () => Promise<void>): LockHarness {
@@ -64,6 +65,79 @@ describe('RedisLocks specifics (real redis)', function () {
       locks.close();
       redis.disconnect();
     }
+  });
+
+  describe('hand-off to the first waiter', () => {
+    let redis: Redis;
+    const opened: { close(): void }[] = [];
+    const locks = (recheckMs = 200) => {
+      const r = new Redis(redis.options);
+      const l = new RedisLocks(r, { prefix: 'handoff:', recheckMs });
+      opened.push(l, { close: () => r.disconnect() });
+      return l;
+    };
+    before(async () => {
+      redis = new Redis((await sharedRedis()).url);
+    });
+    after(() => {
+      for (const o of opened) o.close();
+      redis.disconnect();
+    });
+
+    it('passes the key straight to the waiter: a plain SET NX cannot take it in between', async () => {
+      const a = locks();
+      const b = locks();
+      const held = await a.acquire('k1', { ttlMs: 5_000 });
+      const waiting = b.acquire('k1', { ttlMs: 5_000 });
+      while ((await redis.zcard('handoff:k1:queue')) === 0) await sleep(5);
+      await held.release();
+      // Right after the release reply the key already names the waiter.
+      expect(await redis.set('handoff:k1', 'barger', 'PX', 5_000, 'NX')).to.equal(null);
+      const next = await waiting;
+      expect(next.fence).to.equal(held.fence + 1n);
+      expect(await redis.get('handoff:k1')).to.not.equal('barger');
+      await next.release();
+      expect(await redis.exists('handoff:k1', 'handoff:k1:queue')).to.equal(0);
+    });
+
+    it('grants a queued waiter min(ttl, 3 x recheckMs) until it claims the full ttl', async () => {
+      const a = locks();
+      const dead = new Redis(redis.options);
+      const doomed = new RedisLocks(dead, { prefix: 'handoff:', recheckMs: 200 });
+      const held = await a.acquire('k2', { ttlMs: 5_000 });
+      const abort = new AbortController();
+      const lost = doomed
+        .acquire('k2', { ttlMs: 30_000, signal: abort.signal })
+        .catch((e: unknown) => e);
+      while ((await redis.zcard('handoff:k2:queue')) === 0) await sleep(5);
+      dead.disconnect(); // the waiter dies while queued: it never claims the hand-off
+      doomed.close();
+      const c = locks();
+      const behind = c.acquire('k2', { ttlMs: 5_000 });
+      while ((await redis.zcard('handoff:k2:queue')) < 2) await sleep(5);
+      await held.release();
+      expect(await redis.pttl('handoff:k2')).to.be.within(1, 600);
+      const next = await behind; // after the dead waiter's short grant expired
+      expect(next.fence > held.fence).to.equal(true);
+      expect(await redis.pttl('handoff:k2')).to.be.greaterThan(600);
+      await next.release();
+      abort.abort();
+      expect(isAbortedError(await lost)).to.equal(true);
+    });
+
+    it('claims a hand-off whose message was lost on its next re-check, with the fence it was given', async () => {
+      const a = locks();
+      const b = locks(200);
+      const held = await a.acquire('k3', { ttlMs: 5_000 });
+      const waiting = b.acquire('k3', { ttlMs: 5_000 });
+      while ((await redis.zcard('handoff:k3:queue')) === 0) await sleep(5);
+      await sleep(50); // let the waiter's subscription settle
+      await redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub'); // the hand-off message goes nowhere
+      await held.release();
+      const next = await waiting;
+      expect(next.fence).to.equal(held.fence + 1n);
+      await next.release();
+    });
   });
 
   it('fails with a retryable BackendUnavailableError within the command timeout when redis is down', async () => {
