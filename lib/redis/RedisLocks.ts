@@ -215,8 +215,22 @@ class RedisLease extends TimedLease {
     super(key, fence, ttlMs, validUntil, scheduler);
   }
 
+  /**
+   * A handed-off lease starts with a short key TTL: extend it to the full ttl after `delayMs`,
+   * unless it is released or extended before (short holds never pay for it).
+   */
+  claimLater(delayMs: number): void {
+    this.claim = scheduleOnce(this.scheduler, delayMs, () => {
+      this.claim = undefined;
+      if (this.end.held) this.extend().catch(() => undefined); // failures surface in lost$
+    });
+  }
+
+  private claim: Subscription | undefined;
+
   async extend(ttlMs: number = this.ttlMs): Promise<void> {
     validateInteger('ttlMs', ttlMs, 1);
+    this.claim?.unsubscribe();
     this.assertHeld();
     const sentAt = this.scheduler.now();
     const ok = await this.runner.run(SCRIPTS.extend, this.lockKeys.keys, [
@@ -232,6 +246,7 @@ class RedisLease extends TimedLease {
   }
 
   protected async doRelease(): Promise<void> {
+    this.claim?.unsubscribe();
     this.expireIfDue();
     const wasLost = this.end.lost;
     // Even a lost lease sends the compare-and-delete: it frees the key only if it is still ours.
@@ -268,8 +283,8 @@ class RedisLease extends TimedLease {
  *   to the first live one (`SET key <its token>`, a new fence) and announces it with a `PUBLISH`
  *   on `key:wake`: no gap in which a releasing client could barge ahead, no extra round trip for
  *   the next holder. Its lease is valid from its latest "queued" reply (a lower bound of the
- *   hand-off time) for min(ttl, 3 × `recheckMs`), extended to the full ttl in the background, so
- *   a waiter that died while queued blocks the lock only that long. A waiter re-checks every
+ *   hand-off time) for min(ttl, 3 × `recheckMs`), extended to the full ttl halfway through unless
+ *   released first, so a waiter that died while queued blocks the lock only that long. A waiter re-checks every
  *   `recheckMs`, so a lost message or an expired holder never strands it.
  * - Extend is compare-and-pexpire. A lease is valid until (time the acquire/extend was SENT) +
  *   ttl − drift; past that without a confirmed extend its `lost$` errors with `LockLostError`.
@@ -542,7 +557,7 @@ export class RedisLocks implements LockBackend {
       /**
        * The release set the key to our token with PX min(ttl, entry lifetime) after our latest
        * "queued" reply, so the lease is valid at least until `queuedSince` + that. Take it at once
-       * if that leaves room, extending to the full TTL in the background; else claim it with an
+       * if that leaves room, extending to the full TTL halfway through it; else claim it with an
        * attempt, whose send time then bounds the validity.
        */
       const onHandOff = (fence: number) => {
@@ -555,7 +570,7 @@ export class RedisLocks implements LockBackend {
         }
         const lease = this.lease(key, lockKeys, token, fence, ttlMs, validUntil);
         finish(undefined, lease);
-        if (grantMs < ttlMs) lease.extend().catch(() => undefined); // failures surface in lost$
+        if (grantMs < ttlMs) lease.claimLater((validUntil - this.scheduler.now()) / 2);
       };
       const scheduleRecheck = () => {
         recheck = scheduleOnce(this.scheduler, this.recheckMs, () => {
