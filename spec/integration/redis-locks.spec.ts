@@ -125,6 +125,23 @@ describe('RedisLocks specifics (real redis)', function () {
       expect(isAbortedError(await lost)).to.equal(true);
     });
 
+    it('extends a handed-off lease to its full ttl before the short grant runs out', async () => {
+      const a = locks(100);
+      const b = locks(100);
+      const held = await a.acquire('k4', { ttlMs: 5_000 });
+      const waiting = b.acquire('k4', { ttlMs: 5_000 });
+      while ((await redis.zcard('handoff:k4:queue')) === 0) await sleep(5);
+      await held.release();
+      const next = await waiting;
+      expect(await redis.pttl('handoff:k4')).to.be.within(1, 300); // the grant: 3 x recheckMs
+      let lost: unknown;
+      next.lost$.subscribe({ error: (e: unknown) => (lost = e) });
+      await sleep(500);
+      expect(lost).to.equal(undefined);
+      expect(await redis.pttl('handoff:k4')).to.be.greaterThan(4_000);
+      await next.release();
+    });
+
     it('claims a hand-off whose message was lost on its next re-check, with the fence it was given', async () => {
       const a = locks();
       const b = locks(200);
