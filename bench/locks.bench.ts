@@ -3,12 +3,13 @@
  * 1. uncontended Redis acquire+release cycles: RedisLocks vs raw ioredis `SET NX PX` + `DEL`
  *    pairs (the two-round-trip floor) vs @sesamecare-oss/redlock;
  * 2. contended Redis (4 clients, 1 ms hold): acquisitions/s, per-client fairness, p99
- *    time-to-acquire, share of hand-offs back to the releasing client, give-ups;
+ *    time-to-acquire, hand-off latency, share of hand-offs back to the releasing client, give-ups;
+ *    then quorum mode on three redis-servers against redlock on the same three;
  * 3. uncontended etcd cycles: EtcdLocks (session lease reused: one txn + one delete) vs the
  *    etcd3 client's `lock()` (grant, txn, revoke each time);
  * 4. contended etcd (4 clients): hand-off latency (release → next holder) vs an etcd3 `lock()`
  *    retry loop with a 10 ms retry.
- * Servers are started here (redis-server, a 1-member etcd) and stopped at the end.
+ * Servers are started here (three redis-servers, a 1-member etcd) and stopped at the end.
  */
 import { Redlock } from '@sesamecare-oss/redlock';
 import { Etcd3 } from 'etcd3';
@@ -32,9 +33,10 @@ const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : 'n/a');
 
 const redisServer = await startRedis();
 const etcd = await startEtcdCluster(1);
+const extraServers: { stop(): Promise<void> }[] = [];
 const opened: { close(): unknown }[] = [];
-const redis = () => {
-  const r = new Redis(redisServer.url);
+const redis = (url = redisServer.url) => {
+  const r = new Redis(url);
   opened.push({ close: () => r.disconnect() });
   return r;
 };
@@ -143,6 +145,17 @@ async function contended(
   };
 }
 
+/** Mean server time of SET, DEL and EVALSHA calls so far, from INFO commandstats. */
+async function serverTimes(client: Redis): Promise<string> {
+  const info = await client.info('commandstats');
+  return ['set', 'del', 'evalsha']
+    .map((cmd) => {
+      const usec = new RegExp(`cmdstat_${cmd}:.*usec_per_call=([\\d.]+)`).exec(info)?.[1];
+      return `${cmd.toUpperCase()} ${usec ?? '?'} µs`;
+    })
+    .join(', ');
+}
+
 const spread = (counts: number[]) => {
   const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
   const worst = Math.max(...counts.map((c) => Math.abs(c - mean) / mean));
@@ -158,7 +171,17 @@ try {
   const ours = new RedisLocks(redis());
   opened.push(ours);
   const redlock = new Redlock([redis()], { retryCount: 0 });
-  const [rawRate, oursRate, redlockRate] = await interleaved(
+  // The floor of any Lua-based lock: the smallest acquire script and compare-and-delete script.
+  const lua = redis();
+  const luaAcquire = (await lua.script(
+    'LOAD',
+    `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('INCR', KEYS[2]) end return 0`,
+  )) as string;
+  const luaRelease = (await lua.script(
+    'LOAD',
+    `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+  )) as string;
+  const [rawRate, oursRate, redlockRate, luaRate] = await interleaved(
     cycles,
     [
       async () => {
@@ -179,6 +202,13 @@ try {
           await lock.release();
         }
       },
+      async () => {
+        for (let i = 0; i < cycles; i++) {
+          const token = String(i);
+          await lua.evalsha(luaAcquire, 2, 'bench:lua', 'bench:lua:fence', token, 10_000);
+          await lua.evalsha(luaRelease, 1, 'bench:lua', token);
+        }
+      },
     ],
     rounds,
   );
@@ -191,6 +221,12 @@ try {
         ['raw ioredis SET NX PX + DEL', formatRate(rawRate), '1.00x', ratio(rawRate, redlockRate)],
         ['@sesamecare-oss/redlock', formatRate(redlockRate), ratio(redlockRate, rawRate), '1.00x'],
         [
+          'minimal Lua pair (SET NX PX + INCR; compare-and-delete)',
+          formatRate(luaRate),
+          ratio(luaRate, rawRate),
+          ratio(luaRate, redlockRate),
+        ],
+        [
           '**RedisLocks**',
           formatRate(oursRate),
           ratio(oursRate, rawRate),
@@ -198,6 +234,8 @@ try {
         ],
       ],
     ),
+    '',
+    `Server time per call in this run (\`INFO commandstats\`): ${await serverTimes(raw)}. Every Lua call pays a fixed cost that SET and DEL do not, so a lock whose release is a compare-and-delete script cannot come close to the raw pair; the minimal Lua pair is the floor for any such lock.`,
     '',
   );
 
@@ -223,6 +261,8 @@ try {
     ms(c.waitP99),
     ms(c.worstClientP99),
     ms(c.waitMax),
+    ms(c.handoffP50),
+    ms(c.handoffP99),
     c.gaveUp,
   ];
   sections.push(
@@ -238,12 +278,96 @@ try {
         'p99',
         'worst client p99',
         'max',
+        'hand-off median',
+        'hand-off p99',
         'gave up (retried)',
       ],
       [row('@sesamecare-oss/redlock', redlockC), row('**RedisLocks** (FIFO queue)', oursC)],
     ),
     '',
-    `Ratios: acquisitions/s ${ratio(oursC.perSecond, redlockC.perSecond)} of redlock's. Time-to-acquire, redlock's ÷ ours (above 1 = ours lower): p99 ${ratio(redlockC.waitP99, oursC.waitP99)}, worst-served client's p99 ${ratio(redlockC.worstClientP99, oursC.worstClientP99)}, max ${ratio(redlockC.waitMax, oursC.waitMax)}.`,
+    `Ratios: acquisitions/s ${ratio(oursC.perSecond, redlockC.perSecond)} of redlock's. Time-to-acquire, redlock's ÷ ours (above 1 = ours lower): p99 ${ratio(redlockC.waitP99, oursC.waitP99)}, worst-served client's p99 ${ratio(redlockC.worstClientP99, oursC.worstClientP99)}, max ${ratio(redlockC.waitMax, oursC.waitMax)}. A hand-off is the time from a release call to the next holder's acquire resolving: redlock's are almost all the releasing client taking the lock again itself, ours always go to the next client in line, through a PUBLISH from the release script.`,
+    '',
+  );
+
+  // 2b. Quorum mode on three redis-servers: RedisLocks([a, b, c]) vs redlock on the same three.
+  const quorumServers = [redisServer, await startRedis(), await startRedis()];
+  extraServers.push(...quorumServers.slice(1));
+  const three = () => quorumServers.map((srv) => redis(srv.url));
+  const quorumOurs = new RedisLocks(three());
+  opened.push(quorumOurs);
+  const quorumRedlock = new Redlock(three(), { retryCount: 0 });
+  const quorumCycles = scaled(300);
+  const [quorumOursRate, quorumRedlockRate] = await interleaved(
+    quorumCycles,
+    [
+      async () => {
+        for (let i = 0; i < quorumCycles; i++) {
+          const lease = await quorumOurs.acquire('bench:q-ours', { ttlMs: 10_000, waitMs: 0 });
+          await lease.release();
+        }
+      },
+      async () => {
+        for (let i = 0; i < quorumCycles; i++) {
+          const lock = await quorumRedlock.acquire(['bench:q-redlock'], 10_000);
+          await lock.release();
+        }
+      },
+    ],
+    10,
+  );
+  const quorumOursC = await contended(
+    Array.from({ length: 4 }, () => {
+      const l = new RedisLocks(three());
+      opened.push(l);
+      return { acquire: () => l.acquire('bench:q-contended', { ttlMs: 10_000 }) };
+    }),
+    seconds,
+    1,
+  );
+  const quorumRedlockC = await contended(
+    Array.from({ length: 4 }, () => {
+      const r = new Redlock(three());
+      return { acquire: () => r.acquire(['bench:q-contended-redlock'], 10_000) };
+    }),
+    seconds,
+    1,
+  );
+  sections.push(
+    `### Quorum mode: three redis-servers (uncontended: ${quorumCycles} cycles, best of 10 interleaved rounds; contended: 4 clients, 1 ms hold, ${seconds} s)`,
+    '',
+    table(
+      [
+        '',
+        'uncontended cycles/s',
+        'contended acquisitions/s',
+        'per-client counts',
+        'time-to-acquire p99',
+        'max',
+        'gave up (retried)',
+      ],
+      [
+        [
+          '@sesamecare-oss/redlock (3 servers)',
+          formatRate(quorumRedlockRate),
+          formatRate(quorumRedlockC.perSecond),
+          spread(quorumRedlockC.counts),
+          ms(quorumRedlockC.waitP99),
+          ms(quorumRedlockC.waitMax),
+          quorumRedlockC.gaveUp,
+        ],
+        [
+          '**RedisLocks([a, b, c])**',
+          formatRate(quorumOursRate),
+          formatRate(quorumOursC.perSecond),
+          spread(quorumOursC.counts),
+          ms(quorumOursC.waitP99),
+          ms(quorumOursC.waitMax),
+          quorumOursC.gaveUp,
+        ],
+      ],
+    ),
+    '',
+    `Ratios, ours ÷ redlock's: uncontended ${ratio(quorumOursRate, quorumRedlockRate)}, contended ${ratio(quorumOursC.perSecond, quorumRedlockC.perSecond)}. Quorum mode adds fences that rise across majorities and wake-ups instead of retry sleeps; it has no FIFO queue.`,
     '',
   );
 
@@ -338,6 +462,6 @@ try {
   writeSection('locks', sections.join('\n'));
 } finally {
   for (const o of opened) await Promise.resolve(o.close()).catch(() => undefined);
-  await redisServer.stop();
+  for (const srv of [redisServer, ...extraServers]) await srv.stop();
   await etcd.stop();
 }
