@@ -367,7 +367,7 @@ try {
       ],
     ),
     '',
-    `Ratios, ours ÷ redlock's: uncontended ${ratio(quorumOursRate, quorumRedlockRate)}, contended ${ratio(quorumOursC.perSecond, quorumRedlockC.perSecond)}. Quorum mode adds fences that rise across majorities and wake-ups instead of retry sleeps; it has no FIFO queue.`,
+    `Ratios, ours ÷ redlock's: uncontended ${ratio(quorumOursRate, quorumRedlockRate)}, contended ${ratio(quorumOursC.perSecond, quorumRedlockC.perSecond)}. Quorum mode adds fences that rise across majorities, a FIFO queue on every server (one ticket per waiter) and wake-ups instead of retry sleeps.`,
     '',
   );
 

@@ -15,21 +15,56 @@ import { driftMs, TimedLease } from './TimedLease.js';
 import { WakeHub } from './WakeHub.js';
 
 /**
- * KEYS: lock key, fence counter. ARGV: token, ttl ms. `SET NX PX`, and if it took the key, INCR
- * the fence counter (seeded from server time in µs when it starts over, so fences keep rising
- * after a server lost its data). Returns {1, fence} or {0, current holder's token}. Fences travel
- * as strings (GET), exact beyond 2^53.
+ * Server time in ms, and the first waiter (by ticket, then id) whose entry has not expired;
+ * expired entries at the head are dropped. KEYS[q] = queue (zset id → ticket), KEYS[w] = waiters
+ * (hash id → entry expiry in server ms).
  */
-const ACQUIRE = luaScript(`
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if redis.call('INCR', KEYS[2]) == 1 then
-    local t = redis.call('TIME')
-    redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
-    redis.call('INCR', KEYS[2])
-  end
-  return {1, redis.call('GET', KEYS[2])}
+const QUEUE = (q: number, w: number) => `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-return {0, redis.call('GET', KEYS[1]) or ''}
+local function live_head()
+  local first = redis.call('ZRANGE', KEYS[${q}], 0, 0)
+  if #first == 0 then return nil end
+  local now = now_ms()
+  while #first > 0 do
+    if tonumber(redis.call('HGET', KEYS[${w}], first[1]) or '0') > now then return first[1] end
+    redis.call('ZREM', KEYS[${q}], first[1])
+    redis.call('HDEL', KEYS[${w}], first[1])
+    first = redis.call('ZRANGE', KEYS[${q}], 0, 0)
+  end
+  return nil
+end
+`;
+
+/**
+ * KEYS: lock key, fence counter, queue, waiters. ARGV: token, ttl ms, waiter id, ticket (client
+ * ms at the start of the wait; '' for a single try), entry ttl ms. A waiter first joins the queue
+ * (or refreshes its entry) with its ticket, the same on every server, so every server orders
+ * waiters alike. The key is taken (`SET NX PX`, INCR of the fence counter, seeded from server
+ * time in µs when it starts over) only if it is free and the caller is the first live waiter (a
+ * single try: nobody waits). Returns {1, fence}, or {0, holder's token or '', 1 if a waiter is
+ * ahead else 0}. Fences travel as strings (GET), exact beyond 2^53.
+ */
+const ACQUIRE = luaScript(`${QUEUE(3, 4)}
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[3])
+  redis.call('HSET', KEYS[4], ARGV[3], now_ms() + tonumber(ARGV[5]))
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+  redis.call('PEXPIRE', KEYS[4], ARGV[5])
+end
+local holder = redis.call('GET', KEYS[1])
+if holder then return {0, holder, 0} end
+local head = live_head()
+if head ~= nil and head ~= ARGV[3] then return {0, '', 1} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('INCR', KEYS[2]) == 1 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+  redis.call('INCR', KEYS[2])
+end
+return {1, redis.call('GET', KEYS[2])}
 `);
 
 /**
@@ -54,14 +89,23 @@ return 1
 `);
 
 /**
- * KEYS: lock key. ARGV: token, wake channel, '1' to publish. Compare-and-delete, then PUBLISH the
- * token on the wake channel if asked. Returns 1 or 0 (not ours).
+ * KEYS: lock key, queue, waiters. ARGV: token, wake channel, waiter id, '1' to leave the queue.
+ * Compare-and-delete; then, if the key is free, wakes the first live waiter (PUBLISH of its id)
+ * unless that is the caller. Returns 1, or 0 if the key did not hold the token.
  */
-const RELEASE = luaScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-if ARGV[3] == '1' then redis.call('PUBLISH', ARGV[2], ARGV[1]) end
-return 1
+const RELEASE = luaScript(`${QUEUE(2, 3)}
+local ours = redis.call('GET', KEYS[1]) == ARGV[1]
+if ours then redis.call('DEL', KEYS[1]) end
+if ARGV[4] == '1' then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('HDEL', KEYS[3], ARGV[3])
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local head = live_head()
+  if head ~= nil and head ~= ARGV[3] then redis.call('PUBLISH', ARGV[2], head) end
+end
+if ours then return 1 end
+return 0
 `);
 
 /** Upper bound of the first random back-off after a split vote; it doubles per repeat. */
@@ -76,11 +120,20 @@ export interface QuorumRedisLocksConfig {
 }
 
 interface QuorumKeys {
-  /** The lock key alone (extend, release). */
+  /** The lock key alone (extend). */
   lock: [string];
-  /** The lock key and its fence counter (acquire, ratchet). */
-  fenced: [string, string];
+  /** The lock key, its fence counter, queue and waiters (acquire, ratchet). */
+  fenced: [string, string, string, string];
+  /** The lock key, its queue and waiters (release, leave). */
+  queued: [string, string, string];
   channel: string;
+}
+
+/** A waiting acquire: its place in every server's queue. */
+interface Waiter {
+  id: string;
+  /** Client time in ms when the wait began: the same order key on every server. */
+  ticket: string;
 }
 
 /** One server's answer in a {@link Tally}. */
@@ -101,8 +154,11 @@ interface Tally {
 /** The outcome of one acquire round. */
 type Attempt =
   | { kind: 'acquired'; lease: QuorumLease }
-  /** Another token holds the key on a majority: wait for its release (a wake-up naming it). */
-  | { kind: 'held'; holders: ReadonlySet<string> }
+  /**
+   * A waiter is ahead of us, or another token holds the key on a majority: wait for a wake-up
+   * naming us (a release once we are first) or the re-check.
+   */
+  | { kind: 'queued' }
   /** No majority anywhere (split vote) or validity gone: retry after a random back-off. */
   | { kind: 'retry' }
   /** Too many servers failed to answer. */
@@ -113,10 +169,10 @@ type Attempt =
  * with fencing tokens, wake-ups instead of polling, and loss reporting. Internal: RedisLocks
  * validates the options and delegates here.
  *
- * Per server it uses single mode's key layout without the queue: the token is the value of
- * `prefix + key` (`SET NX PX`, so node-redlock / redsync on the same servers and key excludes and
- * is excluded), the fence counter is `prefix + key + ':fence'`, releases PUBLISH on
- * `prefix + key + ':wake'`.
+ * Per server it uses single mode's key names: the token is the value of `prefix + key` (`SET NX
+ * PX`, so node-redlock / redsync on the same servers and key excludes and is excluded), the fence
+ * counter is `prefix + key + ':fence'`, waiters queue in `:queue` / `:waiters`, releases wake the
+ * first waiter by a PUBLISH of its id on `prefix + key + ':wake'`.
  *
  * - Acquire sends the acquire script to all N servers at once with one fresh token; it needs a
  *   majority (floor(N/2)+1). The lease is valid until (time the acquire was SENT) + ttl − drift
@@ -130,11 +186,15 @@ type Attempt =
  *   Any later holder's majority intersects that one, and on the shared server it took the key
  *   after ours was gone, so after our ratchet: its INCR there exceeds F. Once a key's counters
  *   are in step (after its first acquire) no server is behind and the ratchet costs nothing.
- * - Waiting: no FIFO queue (fairness is not promised). A waiter listens on every server's wake
- *   channel and retries when a token it saw holding the key is released, every `recheckMs`
- *   (lost messages, holders that expired or do not publish, such as redlock), and, after a split
- *   vote (nobody got a majority), after a random back-off of 0–20 ms that doubles on each repeat
- *   (capped at `recheckMs`), so contenders do not collide forever.
+ * - Waiting is FIFO by ticket: a waiter joins every server's queue with the client time its wait
+ *   began (ties broken by its id), so all servers agree on who is first, and a server lets only
+ *   its first live waiter take the free key. A client that releases and asks again queues behind
+ *   the others instead of winning the race (fair up to the clock skew between clients). A waiter
+ *   listens on every server's wake channel and retries when a release names it, every
+ *   `recheckMs` (lost messages, holders that expired or do not publish, such as redlock, and a
+ *   dead first waiter, whose entry expires after 3 × `recheckMs`), and, after a split vote
+ *   (strangers holding a minority each), after a random back-off of 0–20 ms that doubles on each
+ *   repeat (capped at `recheckMs`).
  * - Extend is compare-and-pexpire on all servers and needs a majority within validity; release
  *   is compare-and-delete plus PUBLISH on all. A majority answering "not ours" means the lease
  *   was lost (`LockLostError`); too few answers mean `BackendUnavailableError` (the lease stays
@@ -152,8 +212,8 @@ type Attempt =
  * Use an odd N (3 or 5) and a distinct server per client: two clients of one server vote twice.
  *
  * ```
- * A: acquire(F 7 on s1,s2,s3)------release (PUBLISH on each)
- * B: acquire ..held by A......(woken) held(F 8)
+ * A: acquire(F 7 on s1,s2,s3)------release (PUBLISH of B's id on each)
+ * B: acquire ..queued on each.......(woken) held(F 8)
  * ```
  *
  * @example
@@ -171,7 +231,8 @@ export class QuorumRedisLocks {
   private readonly hubs: WakeHub[];
   private readonly prefix: string;
   private readonly recheckMs: number;
-  private readonly scheduler: SchedulerLike;
+  /** @internal */
+  readonly scheduler: SchedulerLike;
 
   constructor(clients: readonly Redis[], config: QuorumRedisLocksConfig) {
     if (clients.length < 2) throw new TypeError('quorum mode needs two or more Redis clients');
@@ -258,7 +319,14 @@ export class QuorumRedisLocks {
 
   private keys(key: string): QuorumKeys {
     const k = this.prefix + key;
-    return { lock: [k], fenced: [k, `${k}:fence`], channel: `${k}:wake` };
+    const queue = `${k}:queue`;
+    const waiters = `${k}:waiters`;
+    return {
+      lock: [k],
+      fenced: [k, `${k}:fence`, queue, waiters],
+      queued: [k, queue, waiters],
+      channel: `${k}:wake`,
+    };
   }
 
   private async tryOnce(key: string, ttlMs: number): Promise<LockLease> {
@@ -268,38 +336,49 @@ export class QuorumRedisLocks {
     throw new LockTimeoutError(key, 0);
   }
 
-  /** One acquire round: the key on a majority, then the fence ratchet; undone unless acquired. */
-  private async attempt(key: string, ttlMs: number): Promise<Attempt> {
+  /**
+   * One acquire round (joining or refreshing the queues if `waiter` is given): the key on a
+   * majority, then the fence ratchet; undone unless acquired.
+   */
+  private async attempt(key: string, ttlMs: number, waiter?: Waiter): Promise<Attempt> {
     const keys = this.keys(key);
     const token = randomUUID();
+    const id = waiter?.id ?? token;
+    const args = [token, String(ttlMs), id, waiter?.ticket ?? '', String(this.recheckMs * 3)];
     const sentAt = this.scheduler.now();
     const votes = await this.vote(
-      (runner) => runner.run(ACQUIRE, keys.fenced, [token, String(ttlMs)]),
+      (runner) => runner.run(ACQUIRE, keys.fenced, args),
       (reply) => (reply as [number, string])[0] === 1,
     );
     const taken = votes.yes.length >= this.majority;
     if (taken) {
       const fence = await this.ratchet(keys, token, votes.yes);
       if (fence !== undefined && this.scheduler.now() < sentAt + ttlMs - driftMs(ttlMs)) {
-        const lease = new QuorumLease(this, key, keys, token, fence, ttlMs, sentAt, this.scheduler);
+        const lease = new QuorumLease(this, key, keys, token, id, fence, ttlMs, sentAt);
         return { kind: 'acquired', lease };
       }
     }
-    this.undo(keys, token, votes);
+    this.undo(keys, token, id, votes);
     return taken ? { kind: 'retry' } : this.classify(votes);
+  }
+
+  /** Leaves every server's queue, waking the next waiter where the key is free. */
+  private leave(keys: QuorumKeys, waiterId: string): void {
+    for (const runner of this.runners) {
+      runner.run(RELEASE, keys.queued, ['', keys.channel, waiterId, '1']).catch(() => undefined);
+    }
   }
 
   /**
    * Compare-and-deletes a failed round's token on every server that did not refuse it (queued
-   * behind the acquire on each connection, so an acquire that lands late is undone too).
+   * behind the acquire on each connection, so an acquire that lands late is undone too); the
+   * waiter keeps its place in the queues.
    */
-  private undo(keys: QuorumKeys, token: string, votes: Tally): void {
-    // Others may have seen this token on a majority and wait for its release: wake them.
-    const mayHaveHeld = votes.yes.length + votes.errors.length + votes.pending >= this.majority;
-    const args = [token, keys.channel, mayHaveHeld ? '1' : '0'];
+  private undo(keys: QuorumKeys, token: string, waiterId: string, votes: Tally): void {
     const refused = new Set(votes.no.map((b) => b.server));
     this.runners.forEach((runner, server) => {
-      if (!refused.has(server)) runner.run(RELEASE, keys.lock, args).catch(() => undefined);
+      if (refused.has(server)) return;
+      runner.run(RELEASE, keys.queued, [token, keys.channel, waiterId, '0']).catch(() => undefined);
     });
   }
 
@@ -330,16 +409,18 @@ export class QuorumRedisLocks {
     if (votes.errors.length > this.spare) {
       return { kind: 'failed', error: this.unavailable(votes.errors) };
     }
+    // A waiter ahead of us is woken before us, and wakes us (or the re-check does) when it is done.
+    if (votes.no.some((b) => (b.reply as [number, string, number])[2] === 1)) {
+      return { kind: 'queued' };
+    }
     const seen = new Map<string, number>();
     for (const b of votes.no) {
       const holder = (b.reply as [number, string])[1];
       seen.set(holder, (seen.get(holder) ?? 0) + 1);
     }
-    // Only a token seen on a majority is worth waiting for: it acquires (and later releases) or
-    // undoes with a wake-up. Anything less is a split vote, which waits for nobody.
-    if (Math.max(0, ...seen.values()) >= this.majority) {
-      return { kind: 'held', holders: new Set(seen.keys()) };
-    }
+    // A token seen on a majority releases (waking the first waiter) or expires (the re-check).
+    // Anything less is a split vote among strangers, which waits for nobody.
+    if (Math.max(0, ...seen.values()) >= this.majority) return { kind: 'queued' };
     return { kind: 'retry' };
   }
 
@@ -351,17 +432,15 @@ export class QuorumRedisLocks {
     signal: AbortSignal | undefined,
   ): Promise<LockLease> {
     return new Promise<LockLease>((resolve, reject) => {
-      const { channel } = this.keys(key);
+      const keys = this.keys(key);
+      const { channel } = keys;
+      const waiter: Waiter = { id: randomUUID(), ticket: String(this.scheduler.now()) };
       const stops: (() => void)[] = [];
       const listening = new Set<WakeHub>();
       let finished = false;
       let busy = false;
-      /** A subscription came up while a round was in flight: run another. */
+      /** A wake-up or subscription came while a round was in flight: run another. */
       let again = false;
-      /** Tokens released while a round was in flight. */
-      let wokenBy: string[] = [];
-      /** Holders seen by the last round that found the key held. */
-      let holders: ReadonlySet<string> | undefined;
       let splits = 0;
       let lastError: Error | undefined;
       let backoff: Subscription | undefined;
@@ -377,7 +456,10 @@ export class QuorumRedisLocks {
         deadline?.unsubscribe();
         signal?.removeEventListener('abort', onAbort);
         if (lease) resolve(lease);
-        else reject(error!);
+        else {
+          this.leave(keys, waiter.id); // sent after any round in flight, whose lease is released
+          reject(error!);
+        }
       };
       const attempt = () => {
         if (finished) return;
@@ -389,7 +471,9 @@ export class QuorumRedisLocks {
         again = false;
         backoff?.unsubscribe();
         backoff = undefined;
-        this.attempt(key, ttlMs).then(settle, (error: Error) => settle({ kind: 'failed', error }));
+        this.attempt(key, ttlMs, waiter).then(settle, (error: Error) =>
+          settle({ kind: 'failed', error }),
+        );
       };
       const settle = (outcome: Attempt) => {
         busy = false;
@@ -400,9 +484,6 @@ export class QuorumRedisLocks {
         }
         if (finished) return;
         listen(false); // from the first failed round on, every server's wake channel
-        const woken = wokenBy;
-        wokenBy = [];
-        holders = undefined;
         if (outcome.kind === 'failed') {
           if (!isBackendUnavailableError(outcome.error)) finish(outcome.error);
           lastError = outcome.error;
@@ -415,13 +496,12 @@ export class QuorumRedisLocks {
           return;
         }
         splits = 0;
-        holders = outcome.holders;
-        if (again || woken.some((t) => outcome.holders.has(t))) attempt();
+        if (again) attempt();
       };
-      const onWake = (token: string) => {
-        if (busy) wokenBy.push(token);
-        // A release of a token the last round did not see changes nothing it saw.
-        else if (!backoff && (holders === undefined || holders.has(token))) attempt();
+      const onWake = (id: string) => {
+        if (id !== waiter.id) return;
+        if (busy) again = true;
+        else if (!backoff) attempt();
       };
       // A release may have slipped in before the subscription was confirmed.
       const onActive = () => (backoff ? undefined : attempt());
@@ -465,12 +545,13 @@ class QuorumLease extends TimedLease {
     key: string,
     private readonly keys: QuorumKeys,
     private readonly token: string,
+    /** Its queue entries, dropped by the release. */
+    private readonly waiterId: string,
     fence: bigint,
     ttlMs: number,
     sentAt: number,
-    scheduler: SchedulerLike,
   ) {
-    super(key, fence, ttlMs, sentAt + ttlMs - driftMs(ttlMs), scheduler);
+    super(key, fence, ttlMs, sentAt + ttlMs - driftMs(ttlMs), locks.scheduler);
   }
 
   async extend(ttlMs: number = this.ttlMs): Promise<void> {
@@ -497,7 +578,8 @@ class QuorumLease extends TimedLease {
     const wasLost = this.end.lost;
     // Even a lost lease sends the compare-and-delete: it frees only keys still holding our token.
     const votes = this.locks.vote(
-      (runner) => runner.run(RELEASE, this.keys.lock, [this.token, this.keys.channel, '1']),
+      (runner) =>
+        runner.run(RELEASE, this.keys.queued, [this.token, this.keys.channel, this.waiterId, '1']),
       (reply) => reply === 1,
     );
     if (wasLost) throw this.endedError();

@@ -60,7 +60,7 @@ lockConformance('RedisLocks quorum (3 redis-servers)', async () => {
     breakLock: async (lease) => {
       await Promise.all(t.admin.map((r) => r.del(`conf:${lease.key}`)));
     },
-    fifo: false,
+    fifo: true,
     ttlMs: 2_000,
     expiresWithoutExtend: true,
     settleMs: 50,
@@ -123,6 +123,25 @@ describe('RedisLocks quorum specifics (3 real redis-servers)', function () {
     let left = await read();
     for (let i = 0; i < 100 && left.some((x) => x !== null); i++) left = await read();
     expect(left).to.deep.equal([null, null, null]);
+  });
+
+  it('queues a client that releases and asks again behind the waiters', async () => {
+    const a = t.locks({ prefix: 'fair:' });
+    const b = t.locks({ prefix: 'fair:' });
+    const order: string[] = [];
+    const first = await a.acquire('k', { ttlMs: 5_000 });
+    const waiting = b.acquire('k', { ttlMs: 5_000 }).then(async (lease) => {
+      order.push('b');
+      await sleep(20);
+      await lease.release();
+    });
+    await sleep(50); // b is queued on every server
+    await first.release();
+    const again = await a.acquire('k', { ttlMs: 5_000 }); // at once: must not overtake b
+    order.push('a');
+    await waiting;
+    expect(order).to.deep.equal(['b', 'a']);
+    await again.release();
   });
 
   it('resolves split votes: when no token holds a majority, contenders back off and all get it', async () => {
