@@ -40,14 +40,26 @@ end
 
 /**
  * KEYS: lock key, fence counter, queue, waiters. ARGV: token, ttl ms, waiter id, ticket (client
- * ms at the start of the wait; '' for a single try), entry ttl ms. A waiter first joins the queue
- * (or refreshes its entry) with its ticket, the same on every server, so every server orders
- * waiters alike. The key is taken (`SET NX PX`, INCR of the fence counter, seeded from server
- * time in µs when it starts over) only if it is free and the caller is the first live waiter (a
- * single try: nobody waits). Returns {1, fence}, or {0, holder's token or '', 1 if a waiter is
- * ahead else 0}. Fences travel as strings (GET), exact beyond 2^53.
+ * ms at the start of the wait; '' for a single try), entry ttl ms. With neither a holder nor a
+ * queue the key is taken at once. Otherwise a waiter joins the queue (or refreshes its entry)
+ * with its ticket, the same on every server, so every server orders waiters alike, and the key
+ * is taken only if it is free and the caller is the first live waiter (a single try: nobody
+ * waits). Taking is `SET NX PX` plus an INCR of the fence counter, seeded from server time in µs
+ * when it starts over. Returns {1, fence}, or {0, holder's token or '', 1 if a waiter is ahead
+ * else 0}. Fences travel as strings (GET), exact beyond 2^53.
  */
-const ACQUIRE = luaScript(`${QUEUE(3, 4)}
+const ACQUIRE = luaScript(`
+local function take()
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  if redis.call('INCR', KEYS[2]) == 1 then
+    local t = redis.call('TIME')
+    redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+    redis.call('INCR', KEYS[2])
+  end
+  return {1, redis.call('GET', KEYS[2])}
+end
+if redis.call('EXISTS', KEYS[1], KEYS[3]) == 0 then return take() end
+${QUEUE(3, 4)}
 if ARGV[4] ~= '' then
   redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[3])
   redis.call('HSET', KEYS[4], ARGV[3], now_ms() + tonumber(ARGV[5]))
@@ -58,13 +70,7 @@ local holder = redis.call('GET', KEYS[1])
 if holder then return {0, holder, 0} end
 local head = live_head()
 if head ~= nil and head ~= ARGV[3] then return {0, '', 1} end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('INCR', KEYS[2]) == 1 then
-  local t = redis.call('TIME')
-  redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
-  redis.call('INCR', KEYS[2])
-end
-return {1, redis.call('GET', KEYS[2])}
+return take()
 `);
 
 /**
