@@ -1,5 +1,6 @@
-// Chaos: 8 OS processes contend for one lock (RedisLocks, then EtcdLocks) while holders are
-// SIGKILLed and SIGSTOPped past their TTL, Redis restarts and the etcd leader dies. Every write
+// Chaos: 8 OS processes contend for one lock (RedisLocks, its quorum mode, then EtcdLocks) while
+// holders are SIGKILLed and SIGSTOPped past their TTL, Redis restarts (in quorum mode: a member
+// killed and restarted empty after one TTL) and the etcd leader dies. Every write
 // goes to a separate store (redis-server) that rejects fences lower than one it has seen.
 // Asserted: no mutual-exclusion violation among accepted writes, no fence that fails to increase.
 // CHAOS_SCALE (default 1) multiplies the run time.
@@ -34,7 +35,8 @@ interface Worker {
   acquiredAt: number;
 }
 
-type Fault = 'kill-holder' | 'pause-holder' | 'restart-redis' | 'kill-etcd-leader';
+type Fault =
+  'kill-holder' | 'pause-holder' | 'restart-redis' | 'restart-quorum-member' | 'kill-etcd-leader';
 
 async function runChaos(
   name: string,
@@ -121,7 +123,11 @@ async function runChaos(
       h.child.kill('SIGSTOP');
       await sleep(Math.round(ttlMs * 2.5));
       h.child.kill('SIGCONT');
-    } else if (fault === 'restart-redis' || fault === 'kill-etcd-leader') {
+    } else if (
+      fault === 'restart-redis' ||
+      fault === 'restart-quorum-member' ||
+      fault === 'kill-etcd-leader'
+    ) {
       await backendFault(fault);
     } else continue;
     counts[fault] = (counts[fault] ?? 0) + 1;
@@ -219,6 +225,33 @@ describe('lock chaos (8 OS processes, real servers, faults)', function () {
       );
     } finally {
       await lockServer.stop();
+    }
+  });
+
+  it('RedisLocks quorum mode on 3 redis-servers: holder SIGKILL, holder SIGSTOP past TTL, a member restarted empty after one TTL', async () => {
+    const members = await Promise.all([startRedis(), startRedis(), startRedis()]);
+    let next = 0;
+    try {
+      await runChaos(
+        'redis-quorum',
+        {
+          BACKEND: 'redis',
+          LOCK_REDIS_URL: members.map((m) => m.url).join(','),
+          STORE_URL: storeServer.url,
+        },
+        500,
+        ['kill-holder', 'pause-holder', 'restart-quorum-member'],
+        async () => {
+          // Redlock's rule for a member that lost its data: stay out one TTL before rejoining.
+          const member = members[next++ % members.length];
+          await member.process.stop('SIGKILL');
+          await sleep(600);
+          await member.process.start();
+        },
+        store,
+      );
+    } finally {
+      await Promise.all(members.map((m) => m.stop()));
     }
   });
 
