@@ -12,6 +12,7 @@ import { validateInteger } from '../internal/validate.js';
 import type { LockLease } from '../lock/LockBackend.js';
 import { luaScript, ScriptRunner } from './ScriptRunner.js';
 import { driftMs, TimedLease } from './TimedLease.js';
+import { WaitLoop } from './WaitLoop.js';
 import { WakeHub } from './WakeHub.js';
 
 /**
@@ -443,74 +444,47 @@ export class QuorumRedisLocks {
       const waiter: Waiter = { id: randomUUID(), ticket: String(this.scheduler.now()) };
       const stops: (() => void)[] = [];
       const listening = new Set<WakeHub>();
-      let finished = false;
-      let busy = false;
-      /** A wake-up or subscription came while a round was in flight: run another. */
-      let again = false;
       let splits = 0;
-      let lastError: Error | undefined;
       let backoff: Subscription | undefined;
-      let recheck: Subscription | undefined;
-      let deadline: Subscription | undefined;
-
-      const finish = (error: Error | undefined, lease?: QuorumLease) => {
-        if (finished) return;
-        finished = true;
-        for (const stop of stops) stop();
-        backoff?.unsubscribe();
-        recheck?.unsubscribe();
-        deadline?.unsubscribe();
-        signal?.removeEventListener('abort', onAbort);
-        if (lease) resolve(lease);
-        else {
-          this.leave(keys, waiter.id); // sent after any round in flight, whose lease is released
-          reject(error!);
-        }
-      };
-      const attempt = () => {
-        if (finished) return;
-        if (busy) {
-          again = true;
-          return;
-        }
-        busy = true;
-        again = false;
-        backoff?.unsubscribe();
-        backoff = undefined;
-        this.attempt(key, ttlMs, waiter).then(settle, (error: Error) =>
-          settle({ kind: 'failed', error }),
-        );
-      };
-      const settle = (outcome: Attempt) => {
-        busy = false;
-        if (outcome.kind === 'acquired') {
-          if (finished) void outcome.lease.release().catch(() => undefined);
-          else finish(undefined, outcome.lease);
-          return;
-        }
-        if (finished) return;
-        listen(false); // from the first failed round on, every server's wake channel
-        if (outcome.kind === 'failed') {
-          if (!isBackendUnavailableError(outcome.error)) finish(outcome.error);
-          lastError = outcome.error;
-          return; // the re-check retries
-        }
-        lastError = undefined;
-        if (outcome.kind === 'retry') {
-          const bound = Math.min(SPLIT_JITTER_MS * 2 ** splits++, this.recheckMs);
-          backoff = scheduleOnce(this.scheduler, Math.random() * bound, attempt);
-          return;
-        }
-        splits = 0;
-        if (again) attempt();
-      };
+      const loop: WaitLoop<QuorumLease> = new WaitLoop(
+        {
+          key,
+          waitMs,
+          recheckMs: this.recheckMs,
+          signal,
+          scheduler: this.scheduler,
+          round: async () => {
+            backoff?.unsubscribe();
+            backoff = undefined;
+            const outcome = await this.attempt(key, ttlMs, waiter);
+            if (outcome.kind === 'acquired') {
+              if (loop.finished) void outcome.lease.release().catch(() => undefined);
+              else loop.succeed(outcome.lease);
+              return;
+            }
+            if (loop.finished) return;
+            listen(false); // from the first failed round on, every server's wake channel
+            if (outcome.kind === 'failed') throw outcome.error;
+            if (outcome.kind === 'retry') {
+              const bound = Math.min(SPLIT_JITTER_MS * 2 ** splits++, this.recheckMs);
+              backoff = scheduleOnce(this.scheduler, Math.random() * bound, loop.run);
+            } else splits = 0;
+          },
+          onEnd: (error) => {
+            for (const stop of stops) stop();
+            backoff?.unsubscribe();
+            // Sent after any round in flight, whose lease is then released.
+            if (error) this.leave(keys, waiter.id);
+          },
+        },
+        resolve,
+        reject,
+      );
       const onWake = (id: string) => {
-        if (id !== waiter.id) return;
-        if (busy) again = true;
-        else if (!backoff) attempt();
+        if (id === waiter.id && !backoff) loop.run();
       };
       // A release may have slipped in before the subscription was confirmed.
-      const onActive = () => (backoff ? undefined : attempt());
+      const onActive = () => (backoff ? undefined : loop.run());
       const listen = (subscribedOnly: boolean) => {
         for (const hub of this.hubs) {
           const generation = hub.activeGeneration(channel);
@@ -521,25 +495,12 @@ export class QuorumRedisLocks {
           stops.push(hub.listen(channel, onWake, onActive, since));
         }
       };
-      const scheduleRecheck = () => {
-        recheck = scheduleOnce(this.scheduler, this.recheckMs, () => {
-          if (!backoff && !busy) attempt();
-          scheduleRecheck();
-        });
-      };
-      const onAbort = () => finish(new AbortedError(`acquire of lock "${key}" aborted`));
 
       // Channels already subscribed (contention) listen before the first round, so a release
       // that lands meanwhile is not missed; the others subscribe only if that round fails.
       listen(true);
-      signal?.addEventListener('abort', onAbort);
-      if (waitMs !== Number.POSITIVE_INFINITY) {
-        deadline = scheduleOnce(this.scheduler, waitMs, () =>
-          finish(lastError ?? new LockTimeoutError(key, waitMs)),
-        );
-      }
-      scheduleRecheck();
-      attempt();
+      loop.start();
+      loop.run();
     });
   }
 }

@@ -13,6 +13,7 @@ import {
 import { QuorumRedisLocks } from './QuorumRedisLocks.js';
 import { luaScript, ScriptRunner } from './ScriptRunner.js';
 import { driftMs, TimedLease } from './TimedLease.js';
+import { WaitLoop } from './WaitLoop.js';
 import { WakeHub } from './WakeHub.js';
 
 /** Options of {@link RedisLocks}. */
@@ -498,62 +499,38 @@ export class RedisLocks implements LockBackend {
   ): Promise<LockLease> {
     return new Promise<LockLease>((resolve, reject) => {
       let stopListening = () => {};
-      let finished = false;
-      let busy = false;
-      let again = false;
-      let lastError: Error | undefined;
       /** Send time of the latest attempt answered "queued": any hand-off to us came after it. */
       let queuedSince = firstSentAt;
-      let recheck: Subscription | undefined;
-      let deadline: Subscription | undefined;
-
-      const finish = (error: Error | undefined, lease?: RedisLease) => {
-        if (finished) return;
-        finished = true;
-        stopListening();
-        recheck?.unsubscribe();
-        deadline?.unsubscribe();
-        signal?.removeEventListener('abort', onAbort);
-        if (lease) {
-          resolve(lease);
-          return;
-        }
-        // Sent after any attempt in flight, so a hand-off that attempt claims is passed on too.
-        this.leave(lockKeys, token);
-        reject(error!);
-      };
-      const attempt = () => {
-        if (finished) return;
-        if (busy) {
-          again = true;
-          return;
-        }
-        busy = true;
-        const sentAt = this.scheduler.now();
-        this.attempt(lockKeys, token, ttlMs, 'wait').then(
-          (fence) => {
-            busy = false;
-            lastError = undefined;
-            if (finished) return; // the hand-off message came first, or the wait ended
+      const loop: WaitLoop<RedisLease> = new WaitLoop(
+        {
+          key,
+          waitMs,
+          recheckMs: this.recheckMs,
+          signal,
+          scheduler: this.scheduler,
+          round: async () => {
+            const sentAt = this.scheduler.now();
+            const fence = await this.attempt(lockKeys, token, ttlMs, 'wait');
+            if (loop.finished) return; // the hand-off message came first, or the wait ended
             if (fence > 0) {
               const validUntil = sentAt + ttlMs - driftMs(ttlMs);
-              finish(undefined, this.lease(key, lockKeys, token, fence, ttlMs, validUntil));
-              return;
-            }
-            if (fence === 0) queuedSince = Math.max(queuedSince, sentAt);
-            else this.leave(lockKeys, token); // ours, but its fence is gone: pass it on, queue again
-            if (again || fence < 0) {
-              again = false;
-              attempt();
+              loop.succeed(this.lease(key, lockKeys, token, fence, ttlMs, validUntil));
+            } else if (fence === 0) queuedSince = Math.max(queuedSince, sentAt);
+            else {
+              this.leave(lockKeys, token); // ours, but its fence is gone: pass it on, queue again
+              loop.run();
             }
           },
-          (e: Error) => {
-            busy = false;
-            lastError = e;
-            if (!isBackendUnavailableError(e)) finish(e);
+          onEnd: (error) => {
+            stopListening();
+            // Sent after any attempt in flight, so a hand-off that attempt claims is passed on.
+            if (error) this.leave(lockKeys, token);
           },
-        );
-      };
+        },
+        resolve,
+        reject,
+      );
+      loop.start();
       /**
        * The release set the key to our token with PX min(ttl, entry lifetime) after our latest
        * "queued" reply, so the lease is valid at least until `queuedSince` + that. Take it at once
@@ -561,32 +538,25 @@ export class RedisLocks implements LockBackend {
        * attempt, whose send time then bounds the validity.
        */
       const onHandOff = (fence: number) => {
-        if (finished) return;
+        if (loop.finished) return;
         const grantMs = Math.min(ttlMs, this.recheckMs * 3);
         const validUntil = queuedSince + grantMs - driftMs(grantMs);
         if (validUntil - this.scheduler.now() < grantMs / 2) {
-          attempt();
+          loop.run();
           return;
         }
         const lease = this.lease(key, lockKeys, token, fence, ttlMs, validUntil);
-        finish(undefined, lease);
+        loop.succeed(lease);
         if (grantMs < ttlMs) lease.claimLater((validUntil - this.scheduler.now()) / 2);
       };
-      const scheduleRecheck = () => {
-        recheck = scheduleOnce(this.scheduler, this.recheckMs, () => {
-          attempt();
-          scheduleRecheck();
-        });
-      };
-      const onAbort = () => finish(new AbortedError(`acquire of lock "${key}" aborted`));
 
       if (early) {
         stopListening = early.stop;
         early.onHandOff = onHandOff;
-        early.onActive = attempt;
+        early.onActive = loop.run;
         if (early.handedOff !== undefined) onHandOff(early.handedOff);
         // A dropped connection since the listener was registered: messages may be lost.
-        else if (this.hub.activeGeneration(lockKeys.channel) !== early.generation) attempt();
+        else if (this.hub.activeGeneration(lockKeys.channel) !== early.generation) loop.run();
       } else {
         stopListening = this.hub.listen(
           lockKeys.channel,
@@ -594,16 +564,9 @@ export class RedisLocks implements LockBackend {
             const fence = handedTo(message, token);
             if (fence !== undefined) onHandOff(fence);
           },
-          attempt, // a hand-off may have slipped in before the subscription was active
+          loop.run, // a hand-off may have slipped in before the subscription was active
         );
       }
-      signal?.addEventListener('abort', onAbort);
-      if (waitMs !== Number.POSITIVE_INFINITY) {
-        deadline = scheduleOnce(this.scheduler, waitMs, () =>
-          finish(lastError ?? new LockTimeoutError(key, waitMs)),
-        );
-      }
-      scheduleRecheck();
     });
   }
 }
