@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { RedisElection } from '../../lib/redis/index.js';
 import { Campaigner, electionConformance, eventually } from '../election/conformance.js';
 import { startProxy } from '../election/proxy.js';
-import { sharedRedis, startRedis } from '../support/servers.js';
+import { sharedRedis, startRedis, startRedisCluster } from '../support/servers.js';
 
 const prefix = `rxc-test-election-${process.pid}:`;
 
@@ -21,6 +21,35 @@ electionConformance('redis', async () => {
     ttlMs: 2000,
     residue: (name) => redisResidue(redis, name),
     close: async () => void redis.disconnect(),
+  };
+});
+
+// On Redis Cluster the hash tag in the prefix puts every election key in one slot.
+const clusterPrefix = `{rxc-election-${process.pid}}:`;
+electionConformance('redis cluster (3 masters)', async () => {
+  const cluster = await startRedisCluster(3);
+  const redis = new Cluster(cluster.seeds);
+  return {
+    backend: new RedisElection(redis, { prefix: clusterPrefix, ttlMs: 2000 }),
+    ttlMs: 2000,
+    // KEYS and PUBSUB CHANNELS answer for one node: ask every master.
+    residue: async (name) => {
+      const found = await Promise.all(
+        redis.nodes('master').map(async (node) => {
+          const keys = await node.keys(`${clusterPrefix}${name}*`);
+          const channels = (await node.pubsub('CHANNELS', `${clusterPrefix}${name}*`)) as string[];
+          return [
+            ...keys.filter((k) => !k.endsWith(':term')),
+            ...channels.map((c) => `channel ${c}`),
+          ];
+        }),
+      );
+      return found.flat();
+    },
+    close: async () => {
+      redis.disconnect();
+      await cluster.stop();
+    },
   };
 });
 
