@@ -11,6 +11,7 @@ import { scheduleOnce } from '../internal/scheduler.js';
 import { validateInteger } from '../internal/validate.js';
 import type { LockLease } from '../lock/LockBackend.js';
 import { luaScript, ScriptRunner } from './ScriptRunner.js';
+import type { RedisLocksSettings } from './SingleRedisLocks.js';
 import { driftMs, TimedLease } from './TimedLease.js';
 import { WaitLoop } from './WaitLoop.js';
 import { WakeHub } from './WakeHub.js';
@@ -117,14 +118,6 @@ return 0
 
 /** Upper bound of the first random back-off after a split vote; it doubles per repeat. */
 const SPLIT_JITTER_MS = 20;
-
-/** Options of {@link QuorumRedisLocks}, already validated by RedisLocks. */
-export interface QuorumRedisLocksConfig {
-  prefix: string;
-  commandTimeoutMs: number;
-  recheckMs: number;
-  scheduler: SchedulerLike;
-}
 
 interface QuorumKeys {
   /** The lock key alone (extend). */
@@ -241,7 +234,7 @@ export class QuorumRedisLocks {
   /** @internal */
   readonly scheduler: SchedulerLike;
 
-  constructor(clients: readonly Redis[], config: QuorumRedisLocksConfig) {
+  constructor(clients: readonly Redis[], config: RedisLocksSettings) {
     if (clients.length < 2) throw new TypeError('quorum mode needs two or more Redis clients');
     if (new Set(clients).size !== clients.length) {
       throw new TypeError('quorum mode needs a distinct Redis client per server');
