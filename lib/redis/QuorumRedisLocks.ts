@@ -98,11 +98,17 @@ return 1
 
 /**
  * KEYS: lock key, queue, waiters. ARGV: token, wake channel, waiter id, '1' to leave the queue.
- * Compare-and-delete; then, if the key is free, wakes the first live waiter (PUBLISH of its id)
- * unless that is the caller. Returns 1, or 0 if the key did not hold the token.
+ * Compare-and-delete (nothing more while nobody queues); then, if the key is free, wakes the
+ * first live waiter (PUBLISH of its id) unless that is the caller. Returns 1, or 0 if the key did
+ * not hold the token.
  */
-const RELEASE = luaScript(`${QUEUE(2, 3)}
+const RELEASE = luaScript(`
 local ours = redis.call('GET', KEYS[1]) == ARGV[1]
+if ours and redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+${QUEUE(2, 3)}
 if ours then redis.call('DEL', KEYS[1]) end
 if ARGV[4] == '1' then
   redis.call('ZREM', KEYS[2], ARGV[3])
