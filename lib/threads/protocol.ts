@@ -9,7 +9,11 @@ export type FromWorker =
   | { t: 'fail'; id: number; error: SerializedError }
   | { t: 'dropped'; id: number };
 
-/** An error as it crosses threads (custom classes and fields other than `code` do not survive). */
+/**
+ * An error as it crosses threads: name, message, stack and `code` survive, and so does the class
+ * of JavaScript's own errors (TypeError, RangeError, ...). Other classes arrive as `Error` with
+ * their name; this library's own errors keep their `code`, so their type guards still match.
+ */
 export interface SerializedError {
   name: string;
   message: string;
@@ -26,8 +30,20 @@ export function serializeError(e: unknown): SerializedError {
   return { name: 'Error', message: String(e) };
 }
 
+/** JavaScript's own error classes, revived as themselves so `instanceof` holds across threads. */
+const BUILT_IN_ERRORS: Readonly<Record<string, ErrorConstructor>> = {
+  Error,
+  EvalError,
+  RangeError,
+  ReferenceError,
+  SyntaxError,
+  TypeError,
+  URIError,
+};
+
 export function reviveError(s: SerializedError): Error {
-  const error = new Error(s.message);
+  const ErrorClass = Object.hasOwn(BUILT_IN_ERRORS, s.name) ? BUILT_IN_ERRORS[s.name] : Error;
+  const error = new ErrorClass(s.message);
   error.name = s.name;
   if (s.stack !== undefined) error.stack = s.stack;
   if (s.code !== undefined) (error as Error & { code?: unknown }).code = s.code;

@@ -150,6 +150,7 @@ describe('threadPool (real worker_threads)', function () {
       'bad input',
       'E_BAD',
     ]);
+    expect(error).to.be.instanceOf(RangeError); // JavaScript's own classes survive the trip
     expect(isWorkerCrashedError(error)).to.equal(false);
   });
 
