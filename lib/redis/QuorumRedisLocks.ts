@@ -241,12 +241,11 @@ export class QuorumRedisLocks {
   readonly scheduler: SchedulerLike;
 
   constructor(clients: readonly Redis[], config: RedisLocksSettings) {
-    if (clients.length < 2) throw new TypeError('quorum mode needs two or more Redis clients');
     if (new Set(clients).size !== clients.length) {
-      throw new TypeError('quorum mode needs a distinct Redis client per server');
+      throw new TypeError('redis must list a distinct client per server (quorum mode)');
     }
     if (clients.some((c) => (c as { isCluster?: boolean }).isCluster === true)) {
-      throw new TypeError('quorum mode takes independent Redis servers, not Cluster clients');
+      throw new TypeError('redis must list independent Redis servers, not Cluster clients');
     }
     const { prefix, commandTimeoutMs, recheckMs, scheduler } = config;
     this.prefix = prefix;

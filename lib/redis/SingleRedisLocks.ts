@@ -220,6 +220,11 @@ class RedisLease extends TimedLease {
 
   private claim: Subscription | undefined;
 
+  protected override lose(reason: string): void {
+    this.claim?.unsubscribe(); // a lost lease has nothing to claim
+    super.lose(reason);
+  }
+
   async extend(ttlMs: number = this.ttlMs): Promise<void> {
     validateInteger('ttlMs', ttlMs, 1);
     this.claim?.unsubscribe();

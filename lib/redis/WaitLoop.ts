@@ -48,7 +48,6 @@ export class WaitLoop<L> {
 
   /** Arms the abort listener, the deadline and the re-check timer. */
   start(): void {
-    if (this.finished) return;
     const { key, waitMs, signal, scheduler } = this.options;
     signal?.addEventListener('abort', this.onAbort);
     if (waitMs !== Number.POSITIVE_INFINITY) {
