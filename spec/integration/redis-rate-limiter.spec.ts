@@ -33,7 +33,12 @@ function maxInAnyWindow(admitsUs: number[], windowMs: number): number {
 }
 
 /** At least `n` decisions, going on until they span `spanMs` of server time (fast loopback can fit 400 in one window). */
-async function decide(limiter: RedisRateLimiter, key: string, n: number, spanMs = 0): Promise<Decision[]> {
+async function decide(
+  limiter: RedisRateLimiter,
+  key: string,
+  n: number,
+  spanMs = 0,
+): Promise<Decision[]> {
   const out: Decision[] = [];
   while (out.length < n || out[out.length - 1][0] - out[0][0] < spanMs * 1000) {
     const { allowed, serverTimeUs } = await limiter.tryAcquire(key);
