@@ -154,11 +154,12 @@ export class EtcdElection implements ElectionBackend {
             if (mine === 0) break;
             emit();
             const predecessor = res.kvs[mine - 1].key.toString();
-            // The read shows revision `deletedAt` (or the header's), so watch from the next one:
-            // etcd serves a watch starting at its current revision + 1 at once ("synced"), while
-            // one starting in the past waits for a sync loop that runs every 100 ms.
+            // The read shows revision `deletedAt` (or the header's), so watch from the next one.
             const next = (BigInt(deletedAt ?? res.header.revision) + 1n).toString();
-            deletedAt = await waitDelete(this.client, predecessor, next, {
+            deletedAt = await waitDelete(this.client, predecessor, {
+              fromRevision: next,
+              createRevision: res.kvs[mine - 1].create_revision,
+              callTimeoutMs: this.callTimeoutMs,
               signal: roundOver.signal,
             });
           }
@@ -169,12 +170,14 @@ export class EtcdElection implements ElectionBackend {
           term = BigInt(myRev);
           emit();
           // Lead until our key is deleted (resign elsewhere, operator) or the lease is lost.
-          const after = (BigInt(myRev) + 1n).toString();
-          await waitDelete(this.client, key, after, { signal: roundOver.signal }).catch(
-            (e: unknown) => {
-              if (!isAbortedError(e)) throw e;
-            },
-          );
+          await waitDelete(this.client, key, {
+            fromRevision: (BigInt(myRev) + 1n).toString(),
+            createRevision: myRev,
+            callTimeoutMs: this.callTimeoutMs,
+            signal: roundOver.signal,
+          }).catch((e: unknown) => {
+            if (!isAbortedError(e)) throw e;
+          });
           lose();
         } finally {
           lost.unsubscribe();

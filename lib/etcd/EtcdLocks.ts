@@ -24,6 +24,7 @@ import {
   unaryDeadline,
 } from './etcdCall.js';
 import { EtcdSession } from './EtcdSession.js';
+import { waitDelete } from './waitDelete.js';
 
 /** Options of {@link EtcdLocks}. */
 export interface EtcdLocksConfig {
@@ -406,43 +407,6 @@ export class EtcdLocks implements LockBackend {
     );
   }
 
-  /**
-   * Resolves once `key` (created at `createRevision`) is gone. Unlike a watch from a past
-   * revision, which etcd serves from its unsynced-watcher loop (up to 100 ms late), this watches
-   * from now and then checks the key once, so a hand-off takes one event, not a sync period.
-   */
-  private waitGone(key: Buffer, createRevision: bigint, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(new AbortedError('wait for deletion aborted'));
-    this.keepWatchStream();
-    return new Promise<void>((resolve, reject) => {
-      let finished = false;
-      let cancel: (() => void) | undefined;
-      const finish = (error?: Error) => {
-        if (finished) return;
-        finished = true;
-        signal.removeEventListener('abort', onAbort);
-        cancel?.();
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const onAbort = () => finish(new AbortedError('wait for deletion aborted'));
-      signal.addEventListener('abort', onAbort);
-      this.client
-        .watch()
-        .key(key)
-        .create()
-        .then(async (watcher) => {
-          cancel = () => void watcher.cancel().catch(() => undefined);
-          if (finished) return cancel();
-          watcher.on('delete', () => finish());
-          watcher.on('error', (e) => finish(toEtcdError(e, 'watch')));
-          // The watch is live: anything deleted from here on is an event; before, the check sees it.
-          if (!(await this.ownKeyPresent(key.toString(), createRevision))) finish();
-        })
-        .catch((e: unknown) => finish(toEtcdError(e, 'watch')));
-    });
-  }
-
   private anchor: Promise<{ cancel(): Promise<void> }> | undefined;
 
   /**
@@ -487,7 +451,12 @@ export class EtcdLocks implements LockBackend {
       if (own === undefined || BigInt(own.create_revision) !== myRev) return false;
       const last = res.responses[0].response_range.kvs[0];
       if (last === undefined) return true;
-      await this.waitGone(last.key, BigInt(last.create_revision), signal);
+      this.keepWatchStream();
+      await waitDelete(this.client, last.key.toString(), {
+        createRevision: last.create_revision,
+        callTimeoutMs: this.callTimeoutMs,
+        signal,
+      });
     }
   }
 }

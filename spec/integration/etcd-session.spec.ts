@@ -85,17 +85,36 @@ describe('EtcdSession (real etcd)', function () {
   it('waitDelete resolves on deletion and rejects on abort', async () => {
     await client.put('session-spec/wd').value('1');
     const res = await client.get('session-spec/wd').exec();
-    const deleted = waitDelete(client, 'session-spec/wd', res.header.revision);
-    await client.delete().key('session-spec/wd');
-    await deleted;
+    const fromRevision = (BigInt(res.header.revision) + 1n).toString();
+    const deleted = waitDelete(client, 'session-spec/wd', { fromRevision, callTimeoutMs: 1000 });
+    const del = await client.delete().key('session-spec/wd').exec();
+    expect(await deleted).to.equal(del.header.revision);
     await client.put('session-spec/wd2').value('1');
     const controller = new AbortController();
-    const waiting = waitDelete(client, 'session-spec/wd2', 1);
-    const aborted = waitDelete(client, 'session-spec/wd2', 1, { signal: controller.signal });
+    const waiting = waitDelete(client, 'session-spec/wd2', { callTimeoutMs: 1000 });
+    const aborted = waitDelete(client, 'session-spec/wd2', {
+      callTimeoutMs: 1000,
+      signal: controller.signal,
+    });
     controller.abort();
     expect(isAbortedError(await errorOf(aborted))).to.equal(true);
     await client.delete().key('session-spec/wd2');
     await waiting;
+  });
+
+  it('waitDelete: a key already gone, or re-created, resolves at once with the read revision', async () => {
+    const gone = await waitDelete(client, 'session-spec/never', { callTimeoutMs: 1000 });
+    expect(BigInt(gone) > 0n).to.equal(true);
+    const put = await client.put('session-spec/again').value('1').exec();
+    const first = put.header.revision;
+    await client.delete().key('session-spec/again');
+    await client.put('session-spec/again').value('2');
+    const replaced = waitDelete(client, 'session-spec/again', {
+      createRevision: first,
+      callTimeoutMs: 1000,
+    });
+    expect(BigInt(await replaced) > BigInt(first)).to.equal(true);
+    await client.delete().key('session-spec/again');
   });
 
   describe('with a dead etcd', () => {
