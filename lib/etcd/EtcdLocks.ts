@@ -1,4 +1,5 @@
-import type { Etcd3, IKeyValue, IRangeRequest } from 'etcd3';
+import { isRecoverableError } from 'etcd3';
+import type { Etcd3, IKeyValue, IRangeRequest, IRangeResponse } from 'etcd3';
 import { Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
 import {
   AbortedError,
@@ -371,7 +372,7 @@ export class EtcdLocks implements LockBackend {
           });
     const sessionSub = session.lost$.subscribe({ error: () => stop.abort() });
     try {
-      if (!(await this.waitDeletes(pfx, keyBuf, myRev, stop.signal))) {
+      if (!(await this.waitDeletes(pfx, myRev, stop.signal))) {
         throw new SessionExpiredError(`lock "${key}": session expired while waiting`);
       }
       return lease();
@@ -427,36 +428,41 @@ export class EtcdLocks implements LockBackend {
    * Go's waitDeletes plus its own-key check, one read per step: waits until no key under `pfx`
    * was created before `myRev`. Resolves false as soon as our own key is gone (session expired).
    */
-  private async waitDeletes(
-    pfx: string,
-    ownKey: Buffer,
-    myRev: bigint,
-    signal: AbortSignal,
-  ): Promise<boolean> {
+  private async waitDeletes(pfx: string, myRev: bigint, signal: AbortSignal): Promise<boolean> {
+    let goneAt: string | undefined;
     for (;;) {
+      // Our key and the last one before it: the two highest create revisions up to ours.
+      const request = { ...rangeByCreate(pfx, 'Descend', myRev), limit: 2 };
       const res = await this.txnCall('range', () =>
-        this.client.kv.txn(
-          {
-            compare: [],
-            success: [
-              { request_range: rangeByCreate(pfx, 'Descend', myRev - 1n) },
-              { request_range: { key: ownKey } },
-            ],
-            failure: [],
-          },
-          unaryDeadline(this.callTimeoutMs),
-        ),
+        goneAt === undefined
+          ? this.client.kv.range(request, unaryDeadline(this.callTimeoutMs))
+          : this.readAt(request, goneAt),
       );
-      const own = res.responses[1].response_range.kvs[0];
+      const [own, last] = res.kvs;
       if (own === undefined || BigInt(own.create_revision) !== myRev) return false;
-      const last = res.responses[0].response_range.kvs[0];
       if (last === undefined) return true;
       this.keepWatchStream();
-      await waitDelete(this.client, last.key.toString(), {
+      goneAt = await waitDelete(this.client, last.key.toString(), {
         createRevision: last.create_revision,
         callTimeoutMs: this.callTimeoutMs,
         signal,
       });
     }
+  }
+
+  /**
+   * Reads at `revision`, which a watch event or read has shown, from the member's own store
+   * (serializable: no quorum round). Keys created later cannot precede ours, so this snapshot
+   * decides. A member that has not applied it yet (or has compacted it) falls back to a
+   * linearizable read.
+   */
+  private readAt(request: IRangeRequest, revision: string): Promise<IRangeResponse> {
+    const deadline = unaryDeadline(this.callTimeoutMs);
+    return this.client.kv
+      .range({ ...request, revision, serializable: true }, deadline)
+      .catch((e: unknown) => {
+        if (e instanceof Error && isRecoverableError(e)) throw e;
+        return this.client.kv.range(request, deadline);
+      });
   }
 }

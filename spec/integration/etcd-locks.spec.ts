@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, IRangeRequest, IRangeResponse } from 'etcd3';
 import { EtcdLocks } from '../../lib/etcd/EtcdLocks.js';
 import { isBackendUnavailableError, isLockLostError } from '../../lib/errors.js';
 import { lockConformance, type LockHarness } from '../lock/conformance.js';
@@ -54,6 +54,26 @@ describe('EtcdLocks specifics (real etcd)', function () {
       expect(kv.kvs[0].lease).to.equal(session.leaseId);
       await lease.release();
       expect(await client.get(`layout/k/${session.leaseIdHex}`).string()).to.equal(null);
+    } finally {
+      await locks.close();
+      client.close();
+    }
+  });
+
+  it('reads a revision its member has not applied through a linearizable read instead', async () => {
+    const client = etcdClient((await sharedEtcd()).endpoints);
+    const locks = new EtcdLocks(client, { prefix: 'read-at/', ttlSeconds: 5 });
+    try {
+      const lease = await locks.acquire('k');
+      const { readAt } = locks as unknown as {
+        readAt(request: IRangeRequest, revision: string): Promise<IRangeResponse>;
+      };
+      const request = { key: Buffer.from('read-at/k/'), range_end: Buffer.from('read-at/k0') };
+      const current = await readAt.call(locks, request, '999999999');
+      expect(current.kvs.map((kv) => BigInt(kv.create_revision))).to.deep.equal([lease.fence]);
+      const before = await readAt.call(locks, request, (lease.fence - 1n).toString());
+      expect(before.kvs).to.deep.equal([]);
+      await lease.release();
     } finally {
       await locks.close();
       client.close();
