@@ -11,7 +11,7 @@ import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
 import { validateInteger, validateNonEmptyString, validateObject } from '../internal/validate.js';
 import { DEFAULT_CALL_TIMEOUT_MS, toEtcdError, unaryDeadline } from './etcdCall.js';
 import { EtcdSession } from './EtcdSession.js';
-import { waitDelete } from './waitDelete.js';
+import { MAX_WATCHERS, registeredAt, waitDelete } from './waitDelete.js';
 
 /** Options of {@link EtcdElection}. */
 export interface EtcdElectionConfig {
@@ -221,7 +221,6 @@ export class EtcdElection implements ElectionBackend {
       let reading = false;
       let pending: { revision: string | undefined } | undefined;
       let failures = 0;
-      let watcher: Watcher | undefined;
       let retry: Subscription | undefined;
 
       /** Reads the leader at `revision` (an event's) or, without one, at the latest revision. */
@@ -272,7 +271,21 @@ export class EtcdElection implements ElectionBackend {
         }
         if (last > shownRevision) read(last.toString());
       };
-      const startWatch = () => {
+      /**
+       * The open watchers: more than one only while none is known to be live, since etcd can
+       * register a watch behind its store (see `registeredAt`). Every watcher's events are read
+       * alike; a revision already shown is not read again.
+       */
+      const watchers: Watcher[] = [];
+      const stopWatching = () => {
+        for (const w of watchers.splice(0)) void w.cancel().catch(() => undefined);
+      };
+      const restartWatch = () => {
+        stopWatching();
+        if (!closed)
+          retry = scheduleOnce(this.scheduler, this.retryDelay(++failures), () => startWatch());
+      };
+      const startWatch = (extra = false) => {
         this.client
           .watch()
           .prefix(pfx)
@@ -280,20 +293,24 @@ export class EtcdElection implements ElectionBackend {
           .then(
             (w) => {
               if (closed) return void w.cancel().catch(() => undefined);
-              watcher = w;
+              const registered = registeredAt(w);
+              watchers.push(w);
               w.on('data', onWatchResponse);
               w.on('connected', () => read()); // also after the stream moved to another member
               w.on('error', () => {
-                watcher = undefined;
-                void w.cancel().catch(() => undefined);
-                if (!closed)
-                  retry = scheduleOnce(this.scheduler, this.retryDelay(++failures), startWatch);
+                if (watchers.includes(w)) restartWatch();
               });
-              read(); // watch first, then read: no change falls between the two
+              if (!extra) read(); // watch first, then read: no change falls between the two
+              if (watchers.length >= MAX_WATCHERS) return;
+              this.provesLive(pfx, registered).then(
+                (live) => {
+                  if (!live && !closed && watchers.includes(w)) startWatch(true);
+                },
+                () => undefined, // the first watcher stays; it is at most 100 ms late
+              );
             },
             () => {
-              if (!closed)
-                retry = scheduleOnce(this.scheduler, this.retryDelay(++failures), startWatch);
+              if (!extra) restartWatch();
             },
           );
       };
@@ -301,7 +318,7 @@ export class EtcdElection implements ElectionBackend {
       return () => {
         closed = true;
         retry?.unsubscribe();
-        void watcher?.cancel().catch(() => undefined);
+        stopWatching();
       };
     });
   }
@@ -342,6 +359,15 @@ export class EtcdElection implements ElectionBackend {
    * a member that has not applied it yet, or has compacted it, answers with an error, and then
    * a linearizable read of the latest revision is made instead.
    */
+  /** True if etcd answers a read at `registered`: nothing was written since a watch was registered. */
+  private async provesLive(pfx: string, registered: bigint): Promise<boolean> {
+    const res = await this.client.kv.range(
+      { key: Buffer.from(pfx), count_only: true },
+      unaryDeadline(this.callTimeoutMs),
+    );
+    return BigInt(res.header.revision) === registered;
+  }
+
   private async readPrefix(pfx: string, atRevision?: string, limit = 0): Promise<IRangeResponse> {
     const range = () =>
       this.client

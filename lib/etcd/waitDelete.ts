@@ -14,23 +14,32 @@ export interface WaitDeleteOptions {
 }
 
 /**
- * Opened per wait, at most: each further watcher is opened only while none is known to be synced.
- * One is unsynced in well under 1% of creations under write load, so three all unsynced is
- * vanishingly rare (and even then the event comes, just up to 100 ms late).
+ * The store revision etcd read when it registered `watcher` (its created response's header; etcd3
+ * keeps it + 1 as the watcher's resume point). Call it as soon as `create()` resolves. etcd
+ * registers a watch "from now" at that revision + 1; if a write landed in between, the watcher
+ * starts behind the store and is served by a sync loop that runs every 100 ms, so its events come
+ * up to 100 ms late. A read answered at this same revision proves no write landed in between.
  */
-const MAX_WATCHERS = 3;
+export function registeredAt(watcher: Watcher): bigint {
+  return BigInt(watcher.lastRevision() ?? 0) - 1n;
+}
+
+/**
+ * Watchers opened for one purpose, at most: each further one is opened only while none is known
+ * to be live. One starts behind in well under 1% of creations under write load, so three all
+ * behind is vanishingly rare (and even then the events come, just up to 100 ms late).
+ */
+export const MAX_WATCHERS = 3;
 
 /**
  * Resolves with a revision at which `key` is gone (the deletion event's, or that of a read that
  * found it absent), as etcd's Go `waitDelete`. Each watcher is followed by a read of the key, so
  * a deletion before the watch was live is seen too.
  *
- * Why more than one watcher: etcd registers a watch "from now" at the revision it read just
- * before, and if a write lands in between, the watcher starts behind and is served by a sync loop
- * that runs every 100 ms: the deletion event then arrives up to 100 ms late (seen in 1 of ~150
- * hand-offs with 4 contending clients). The created response carries the revision etcd read; if
- * our read after it shows the same revision, nothing was written in between and the watcher is
- * live. Otherwise another watcher is opened, and the first event from any of them counts.
+ * Why more than one watcher: a watcher can start behind the store (see {@link registeredAt}),
+ * and its deletion event then arrives up to 100 ms late (seen in 1 of ~150 hand-offs with 4
+ * contending clients). Unless the read after it proves the watcher live, another one is opened,
+ * and the first event from any of them counts.
  *
  * Rejects with `AbortedError` when `signal` aborts (the watchers are cancelled), or with
  * `BackendUnavailableError` when a watch or read fails. Watch streams carry no deadline.
@@ -67,8 +76,7 @@ export function waitDelete(
       watchers.push(watcher);
       watcher.on('delete', (kv) => finish(undefined, kv.mod_revision));
       watcher.on('error', (e) => finish(toEtcdError(e, 'watch')));
-      // etcd3 sets this to the created response's revision + 1 on connect.
-      const seenAtCreate = BigInt(watcher.lastRevision() ?? 0) - 1n;
+      const seenAtCreate = registeredAt(watcher);
       const res = await client.kv.range({ key: Buffer.from(key) }, unaryDeadline(callTimeoutMs));
       const kv = res.kvs[0];
       if (
