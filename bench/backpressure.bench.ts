@@ -6,8 +6,8 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { count, lastValueFrom, range, type SchedulerLike } from 'rxjs';
-import { rateLimit, SlidingWindowLimiter } from '../lib/backpressure/index.js';
-import { RedisRateLimiter } from '../lib/redis/index.js';
+import { rateLimit, SlidingWindowLimiter } from 'rxjs-concurrency';
+import { RedisRateLimiter } from 'rxjs-concurrency/redis';
 import { startRedis } from '../spec/support/servers.js';
 import {
   formatRate,

@@ -10,9 +10,9 @@
 import { Etcd3, type Campaign, type ElectionObserver } from 'etcd3';
 import { Redis } from 'ioredis';
 import type { Subscription } from 'rxjs';
-import type { Candidacy, ElectionBackend, Leader } from '../lib/election/index.js';
-import { EtcdElection } from '../lib/etcd/index.js';
-import { RedisElection } from '../lib/redis/index.js';
+import type { Candidacy, ElectionBackend, Leader } from 'rxjs-concurrency';
+import { EtcdElection } from 'rxjs-concurrency/etcd';
+import { RedisElection } from 'rxjs-concurrency/redis';
 import { CandidateProcess } from '../spec/fixtures/election/processes.js';
 import { startEtcdCluster, startRedis } from '../spec/support/servers.js';
 import { median, ratio, scaled, table, writeSection } from './lib/harness.js';

@@ -17,9 +17,7 @@ import {
 } from 'rxjs';
 // The ESM build, so it shares our rxjs instance (its `operators` entry loads the CJS build).
 import { concatMapEager } from 'rxjs-etc/dist/esm/operators/concatMapEager.js';
-import { fanIn } from '../lib/fanout/fanIn.js';
-import { fanOut } from '../lib/fanout/fanOut.js';
-import { fanOutByKey } from '../lib/fanout/fanOutByKey.js';
+import { fanIn, fanOut, fanOutByKey } from 'rxjs-concurrency';
 import { formatRate, ratio, scaled, table, throughput, writeSection } from './lib/harness.js';
 
 const syncItems = scaled(200_000);

@@ -14,9 +14,9 @@
 import { Redlock } from '@sesamecare-oss/redlock';
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
-import { EtcdLocks } from '../lib/etcd/index.js';
-import type { LockBackend } from '../lib/lock/index.js';
-import { RedisLocks } from '../lib/redis/index.js';
+import { EtcdLocks } from 'rxjs-concurrency/etcd';
+import type { LockBackend } from 'rxjs-concurrency';
+import { RedisLocks } from 'rxjs-concurrency/redis';
 import { startEtcdCluster, startRedis } from '../spec/support/servers.js';
 import {
   formatRate,

@@ -6,7 +6,7 @@
 import { ConsecutiveBreaker, circuitBreaker as cockatielBreaker, handleAll } from 'cockatiel';
 import Opossum from 'opossum';
 import { EMPTY, catchError, defer, lastValueFrom, map, of, tap, type Observable } from 'rxjs';
-import { CircuitBreaker, circuitBreaker } from '../lib/resilience/index.js';
+import { CircuitBreaker, circuitBreaker } from 'rxjs-concurrency';
 import { formatRate, scaled, table, throughput, writeSection } from './lib/harness.js';
 
 const fn = async () => 1;

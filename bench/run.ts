@@ -49,7 +49,8 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const header = `# Benchmark results
 
 Written by \`npm run bench\`. Every table compares rxjs-concurrency with its peers measured in
-the same process and run, as ratios; absolute figures vary with the machine. Last run:
+the same process and run, as ratios; absolute figures vary with the machine. rxjs-concurrency
+is measured as published (the built \`dist/\` that \`npm install\` gives), like its peers. Last run:
 ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} × ${cpu}.
 `;
 writeFileSync(join(benchDir, 'RESULTS.md'), [header, ...sections].join('\n\n') + '\n');

@@ -4,7 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { lastValueFrom, map, range } from 'rxjs';
-import { SharedChannel, threadPool } from '../lib/threads/index.js';
+import { SharedChannel, threadPool } from 'rxjs-concurrency';
 import { formatRate, median, ratio, scaled, table, writeSection } from './lib/harness.js';
 
 /** ~1 ms of hashing per item (FNV-1a over `iterations` integers). */
@@ -26,14 +26,12 @@ function iterationsPerMs(): number {
   return Math.round(20_000_000 / (performance.now() - start));
 }
 
-// Worker entries as data: URLs that register tsx, so the worker runs the TypeScript sources.
-const tsxApi = import.meta.resolve('tsx/esm/api');
-const threadsModule = new URL('../lib/threads/index.ts', import.meta.url).href;
+// Worker entries as data: URLs that load the built package, as the main thread does.
+const threadsModule = import.meta.resolve('rxjs-concurrency');
 const workerUrl = (body: string) =>
   new URL(
     `data:text/javascript,${encodeURIComponent(
-      `import { register } from ${JSON.stringify(tsxApi)}; register();
-const threads = await import(${JSON.stringify(threadsModule)});
+      `const threads = await import(${JSON.stringify(threadsModule)});
 ${body}`,
     )}`,
   );
