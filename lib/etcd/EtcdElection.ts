@@ -352,13 +352,6 @@ export class EtcdElection implements ElectionBackend {
     };
   }
 
-  /**
-   * The election's keys, oldest (the leader) first; `limit` 1 for just the leader. With
-   * `atRevision` (a watch event's revision) it first reads that exact revision from the member's
-   * own store (serializable: no consensus round trip, yet exact, since revisions never change);
-   * a member that has not applied it yet, or has compacted it, answers with an error, and then
-   * a linearizable read of the latest revision is made instead.
-   */
   /** True if etcd answers a read at `registered`: nothing was written since a watch was registered. */
   private async provesLive(pfx: string, registered: bigint): Promise<boolean> {
     const res = await this.client.kv.range(
@@ -368,6 +361,13 @@ export class EtcdElection implements ElectionBackend {
     return BigInt(res.header.revision) === registered;
   }
 
+  /**
+   * The election's keys, oldest (the leader) first; `limit` 1 for just the leader. With
+   * `atRevision` (a watch event's revision) it first reads that exact revision from the member's
+   * own store (serializable: no consensus round trip, yet exact, since revisions never change);
+   * a member that has not applied it yet, or has compacted it, answers with an error, and then
+   * a linearizable read of the latest revision is made instead.
+   */
   private async readPrefix(pfx: string, atRevision?: string, limit = 0): Promise<IRangeResponse> {
     const range = () =>
       this.client
