@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { firstValueFrom } from 'rxjs';
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, Watcher } from 'etcd3';
 import { EtcdSession } from '../../lib/etcd/EtcdSession.js';
-import { waitDelete } from '../../lib/etcd/waitDelete.js';
+import { MAX_WATCHERS, waitDelete } from '../../lib/etcd/waitDelete.js';
 import {
   isAbortedError,
   isBackendUnavailableError,
@@ -115,6 +115,50 @@ describe('EtcdSession (real etcd)', function () {
     });
     expect(BigInt(await replaced) > BigInt(first)).to.equal(true);
     await client.delete().key('session-spec/again');
+  });
+
+  it('waitDelete opens more watchers while writes could have put one behind, and cancels all', async () => {
+    // Four writers keep etcd busy, so a write almost always lands between a watch's creation
+    // and the read after it: that watch may be behind (see registeredAt) and another one opens.
+    const own = etcdClient((await sharedEtcd()).endpoints);
+    const opened: Watcher[] = [];
+    let ended = 0;
+    const watch = own.watch.bind(own);
+    own.watch = () => {
+      const builder = watch();
+      const create = builder.create.bind(builder);
+      builder.create = async () => {
+        const w = await create();
+        opened.push(w);
+        w.once('end', () => ended++);
+        return w;
+      };
+      return builder;
+    };
+    let writing = true;
+    const writers = [0, 1, 2, 3].map(async (i) => {
+      while (writing) await own.put(`session-spec/noise-${i}`).value('x');
+    });
+    const rounds = 10;
+    try {
+      for (let round = 0; round < rounds; round++) {
+        const key = `session-spec/busy-${round}`;
+        await own.put(key).value('1');
+        const before = opened.length;
+        const waiting = waitDelete(own, key, { callTimeoutMs: 3000 });
+        await eventually('watching', () => opened.length > before);
+        await sleep(20);
+        const del = await own.delete().key(key).exec();
+        expect(BigInt(await waiting) >= BigInt(del.header.revision)).to.equal(true);
+      }
+    } finally {
+      writing = false;
+      await Promise.all(writers);
+    }
+    expect(opened.length, 'watchers opened in 10 waits').to.be.greaterThan(rounds);
+    expect(opened.length).to.be.at.most(rounds * MAX_WATCHERS);
+    await eventually('every watcher cancelled', () => ended === opened.length);
+    own.close();
   });
 
   describe('with a dead etcd', () => {
