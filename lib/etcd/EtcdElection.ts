@@ -11,7 +11,7 @@ import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
 import { validateInteger, validateNonEmptyString, validateObject } from '../internal/validate.js';
 import { DEFAULT_CALL_TIMEOUT_MS, toEtcdError, unaryDeadline } from './etcdCall.js';
 import { EtcdSession } from './EtcdSession.js';
-import { MAX_WATCHERS, registeredAt, waitDelete } from './waitDelete.js';
+import { registeredAt, waitDelete } from './waitDelete.js';
 
 /** Options of {@link EtcdElection}. */
 export interface EtcdElectionConfig {
@@ -272,8 +272,8 @@ export class EtcdElection implements ElectionBackend {
         if (last > shownRevision) read(last.toString());
       };
       /**
-       * The open watchers: more than one only while none is known to be live, since etcd can
-       * register a watch behind its store (see `registeredAt`). Every watcher's events are read
+       * The open watchers: a second one when the first is not proven live, since etcd can
+       * register a watch behind its store (see `registeredAt`). Both watchers' events are read
        * alike; a revision already shown is not read again.
        */
       const watchers: Watcher[] = [];
@@ -293,15 +293,15 @@ export class EtcdElection implements ElectionBackend {
           .then(
             (w) => {
               if (closed) return void w.cancel().catch(() => undefined);
-              const registered = registeredAt(w);
               watchers.push(w);
               w.on('data', onWatchResponse);
               w.on('connected', () => read()); // also after the stream moved to another member
               w.on('error', () => {
                 if (watchers.includes(w)) restartWatch();
               });
-              if (!extra) read(); // watch first, then read: no change falls between the two
-              if (watchers.length >= MAX_WATCHERS) return;
+              if (extra) return;
+              const registered = registeredAt(w);
+              read(); // watch first, then read: no change falls between the two
               this.provesLive(pfx, registered).then(
                 (live) => {
                   if (!live && !closed && watchers.includes(w)) startWatch(true);

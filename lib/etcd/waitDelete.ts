@@ -25,21 +25,15 @@ export function registeredAt(watcher: Watcher): bigint {
 }
 
 /**
- * Watchers opened for one purpose, at most: each further one is opened only while none is known
- * to be live. One starts behind in well under 1% of creations under write load, so three all
- * behind is vanishingly rare (and even then the events come, just up to 100 ms late).
- */
-export const MAX_WATCHERS = 3;
-
-/**
  * Resolves with a revision at which `key` is gone (the deletion event's, or that of a read that
- * found it absent), as etcd's Go `waitDelete`. Each watcher is followed by a read of the key, so
- * a deletion before the watch was live is seen too.
+ * found it absent), as etcd's Go `waitDelete`. The first watcher is followed by a read of the
+ * key, so a deletion before the watch was live is seen too.
  *
- * Why more than one watcher: a watcher can start behind the store (see {@link registeredAt}),
- * and its deletion event then arrives up to 100 ms late (seen in 1 of ~150 hand-offs with 4
- * contending clients). Unless the read after it proves the watcher live, another one is opened,
- * and the first event from any of them counts.
+ * Why a second watcher: a watcher can start behind the store (see {@link registeredAt}), and
+ * its deletion event then arrives up to 100 ms late (seen in 1 of ~150 hand-offs with 4
+ * contending clients). Unless the read after it proves the watcher live, a second one is opened,
+ * and the first event from either counts. Each starts behind in well under 1% of creations,
+ * independently, so both behind is vanishingly rare (and even then the event comes, late).
  *
  * Rejects with `AbortedError` when `signal` aborts (the watchers are cancelled), or with
  * `BackendUnavailableError` when a watch or read fails. Watch streams carry no deadline.
@@ -65,17 +59,22 @@ export function waitDelete(
     const onAbort = () => finish(new AbortedError('wait for deletion aborted'));
     signal?.addEventListener('abort', onAbort);
 
-    /** Opens one watcher and reads the key; resolves true once a watcher is known to be live. */
-    const watchAndCheck = async (start: string | undefined): Promise<boolean> => {
+    const open = async (start: string | undefined): Promise<Watcher | undefined> => {
       const builder = client.watch().key(key);
       const watcher = await (start === undefined ? builder : builder.startRevision(start)).create();
       if (finished) {
         void watcher.cancel().catch(() => undefined);
-        return true;
+        return undefined;
       }
       watchers.push(watcher);
       watcher.on('delete', (kv) => finish(undefined, kv.mod_revision));
       watcher.on('error', (e) => finish(toEtcdError(e, 'watch')));
+      return watcher;
+    };
+
+    void (async () => {
+      const watcher = await open(fromRevision);
+      if (watcher === undefined) return;
       const seenAtCreate = registeredAt(watcher);
       const res = await client.kv.range({ key: Buffer.from(key) }, unaryDeadline(callTimeoutMs));
       const kv = res.kvs[0];
@@ -84,16 +83,14 @@ export function waitDelete(
         (createRevision !== undefined && kv.create_revision !== createRevision)
       ) {
         finish(undefined, res.header.revision);
-        return true;
+        return;
       }
-      const startsAfter = start === undefined ? seenAtCreate : BigInt(start) - 1n;
-      return BigInt(res.header.revision) === seenAtCreate && startsAfter >= seenAtCreate;
-    };
-
-    void (async () => {
-      for (let opened = 0; opened < MAX_WATCHERS && !finished; opened++) {
-        if (await watchAndCheck(opened === 0 ? fromRevision : undefined)) return;
-      }
+      const startsAfter = fromRevision === undefined ? seenAtCreate : BigInt(fromRevision) - 1n;
+      const live = BigInt(res.header.revision) === seenAtCreate && startsAfter >= seenAtCreate;
+      // A deletion before the read was seen by it, and one after the second watcher is registered
+      // is reported at once; only one in the ~1 ms between, with the first watcher behind too,
+      // could come late.
+      if (!live) await open(undefined);
     })().catch((e: unknown) => finish(toEtcdError(e, 'watch')));
   });
 }
