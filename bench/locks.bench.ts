@@ -21,6 +21,7 @@ import { startEtcdCluster, startRedis } from '../spec/support/servers.js';
 import {
   formatRate,
   median,
+  onOneCore,
   percentile,
   ratio,
   scaled,
@@ -53,18 +54,21 @@ const sections: string[] = ['## Distributed locks', ''];
 
 /**
  * Best rate (ops/s) of each case over `rounds` interleaved rounds (order rotated each round), so
- * a load spike from other processes hits every case alike; one warm-up round first.
+ * a load spike from other processes hits every case alike; one warm-up round first. Each round
+ * starts from a full GC unless `collect` is false: pinned to one CPU, a forced full GC halves the
+ * rates of the rounds after it (V8's helper threads then share the CPU with the measured loop).
  */
 async function interleaved(
   ops: number,
   cases: (() => Promise<void>)[],
   rounds = 5,
+  collect = true,
 ): Promise<number[]> {
   const best = cases.map(() => 0);
   for (let round = -1; round < rounds; round++) {
     for (let k = 0; k < cases.length; k++) {
       const i = (k + Math.max(0, round)) % cases.length;
-      globalThis.gc?.();
+      if (collect) globalThis.gc?.();
       const start = performance.now();
       await cases[i]();
       if (round >= 0) best[i] = Math.max(best[i], ops / ((performance.now() - start) / 1000));
@@ -165,8 +169,8 @@ const spread = (counts: number[]) => {
 };
 
 try {
-  // 1. Uncontended Redis. Many short rounds: loopback round-trip latency on this VM flips between
-  // fast and slow phases lasting seconds, and a case must get its share of the fast ones.
+  // 1. Uncontended Redis, one request at a time: on one CPU with its redis-server (see onOneCore),
+  // so every case pays the same round trip and the differences are each side's own work.
   const cycles = scaled(500);
   const rounds = 20;
   const raw = redis();
@@ -183,39 +187,44 @@ try {
     'LOAD',
     `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
   )) as string;
-  const [rawRate, oursRate, redlockRate, luaRate] = await interleaved(
-    cycles,
-    [
-      async () => {
-        for (let i = 0; i < cycles; i++) {
-          await raw.set('bench:raw', 'token', 'PX', 10_000, 'NX');
-          await raw.del('bench:raw');
-        }
-      },
-      async () => {
-        for (let i = 0; i < cycles; i++) {
-          const lease = await ours.acquire('bench:ours', { ttlMs: 10_000, waitMs: 0 });
-          await lease.release();
-        }
-      },
-      async () => {
-        for (let i = 0; i < cycles; i++) {
-          const lock = await redlock.acquire(['bench:redlock'], 10_000);
-          await lock.release();
-        }
-      },
-      async () => {
-        for (let i = 0; i < cycles; i++) {
-          const token = String(i);
-          await lua.evalsha(luaAcquire, 2, 'bench:lua', 'bench:lua:fence', token, 10_000);
-          await lua.evalsha(luaRelease, 1, 'bench:lua', token);
-        }
-      },
-    ],
-    rounds,
+  const redisPid = redisServer.process.pid;
+  const pinned = await onOneCore(redisPid === undefined ? [] : [redisPid], () =>
+    interleaved(
+      cycles,
+      [
+        async () => {
+          for (let i = 0; i < cycles; i++) {
+            await raw.set('bench:raw', 'token', 'PX', 10_000, 'NX');
+            await raw.del('bench:raw');
+          }
+        },
+        async () => {
+          for (let i = 0; i < cycles; i++) {
+            const lease = await ours.acquire('bench:ours', { ttlMs: 10_000, waitMs: 0 });
+            await lease.release();
+          }
+        },
+        async () => {
+          for (let i = 0; i < cycles; i++) {
+            const lock = await redlock.acquire(['bench:redlock'], 10_000);
+            await lock.release();
+          }
+        },
+        async () => {
+          for (let i = 0; i < cycles; i++) {
+            const token = String(i);
+            await lua.evalsha(luaAcquire, 2, 'bench:lua', 'bench:lua:fence', token, 10_000);
+            await lua.evalsha(luaRelease, 1, 'bench:lua', token);
+          }
+        },
+      ],
+      rounds,
+      false,
+    ),
   );
+  const [rawRate, oursRate, redlockRate, luaRate] = pinned.result;
   sections.push(
-    `### Uncontended Redis acquire + release (${cycles} cycles, one client, best of ${rounds} interleaved rounds)`,
+    `### Uncontended Redis acquire + release (${cycles} cycles, one client, best of ${rounds} interleaved rounds${pinned.pinned ? ', client and redis-server on one CPU' : ''})`,
     '',
     table(
       ['', 'cycles/s', 'vs raw SET NX + DEL', 'vs redlock'],
@@ -237,7 +246,7 @@ try {
       ],
     ),
     '',
-    `Server time per call in this run (\`INFO commandstats\`): ${await serverTimes(raw)}. Every Lua call pays a fixed cost that SET and DEL do not, so a lock whose release is a compare-and-delete script cannot come close to the raw pair; the minimal Lua pair is the floor for any such lock.`,
+    `${pinned.pinned ? 'The client and its redis-server share one CPU during this table: on this VM a round trip between two cores waits for a cross-CPU wake-up (about 80 µs, and the scheduler moves the processes every few seconds), which would drown every difference below in noise. ' : ''}Server time per call in this run (\`INFO commandstats\`): ${await serverTimes(raw)}. Every Lua call pays a fixed cost that SET and DEL do not, so a lock whose release is a compare-and-delete script cannot come close to the raw pair; the minimal Lua pair is the floor for any such lock.`,
     '',
   );
 
