@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { SchedulerLike, Subscription } from 'rxjs';
 import {
@@ -67,7 +67,7 @@ local function next_fence()
   if fence == 1 then fence = seed_fence() end
   return fence
 end
-local function pass_on(channel)
+local function pass_on()
   local head, grant = live_head()
   if head == nil then
     redis.call('DEL', KEYS[1])
@@ -78,14 +78,14 @@ local function pass_on(channel)
   redis.call('ZREM', KEYS[3], head)
   redis.call('HSET', KEYS[4], head, 'g' .. fence)
   if redis.call('PTTL', KEYS[4]) < tonumber(grant) then redis.call('PEXPIRE', KEYS[4], grant) end
-  redis.call('PUBLISH', channel, head .. ' ' .. fence)
+  redis.call('PUBLISH', KEYS[1] .. ':wake', head .. ' ' .. fence)
 end
 `;
 
 /**
- * ARGV: token, ttl ms, 'try' | 'wait', queue entry ttl ms. Returns the fence (> 0) if this call
- * took the lock or claimed a hand-off to this token, 0 if not (in 'wait' mode the token is then
- * queued or its entry refreshed), -1 if the key already holds this token and its hand-off was
+ * ARGV: token, ttl ms, queue entry ttl ms (0: try once, do not queue). Returns the fence (> 0) if
+ * this call took the lock or claimed a hand-off to this token, 0 if not (with an entry ttl the
+ * token is then queued or its entry refreshed), -1 if the key already holds this token and its hand-off was
  * claimed before. The lock is taken only when it is free and no live waiter is ahead, as
  * `SET NX PX` (so a plain SET NX client still excludes and is excluded). The fence counter is
  * seeded from server time in µs when it starts over, so fences keep increasing even after Redis
@@ -119,22 +119,22 @@ if holder == false then
     return next_fence()
   end
 end
-if ARGV[3] == 'wait' then
+if ARGV[3] ~= '0' then
   local entry = redis.call('HGET', KEYS[4], ARGV[1])
   if entry == false then
     redis.call('ZADD', KEYS[3], redis.call('HINCRBY', KEYS[4], '#seq', 1), ARGV[1])
   end
-  local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[4]))
-  redis.call('HSET', KEYS[4], ARGV[1], (now_ms() + tonumber(ARGV[4])) .. ':' .. grant)
-  redis.call('PEXPIRE', KEYS[3], ARGV[4])
-  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+  local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[3]))
+  redis.call('HSET', KEYS[4], ARGV[1], (now_ms() + tonumber(ARGV[3])) .. ':' .. grant)
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+  redis.call('PEXPIRE', KEYS[4], ARGV[3])
 end
 return 0
 `;
 
 /**
- * ARGV: token, channel. Compare-and-delete, or, with live waiters, a direct hand-off to the
- * first one (no gap in which another client could take the lock). Returns 1, or 0 if not ours.
+ * ARGV: token. Compare-and-delete, or, with live waiters, a direct hand-off to the first one (no
+ * gap in which another client could take the lock). Returns 1, or 0 if not ours.
  */
 const RELEASE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -144,7 +144,7 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
 end
 ${PRELUDE}
 redis.call('HDEL', KEYS[4], ARGV[1])
-pass_on(ARGV[2])
+pass_on()
 return 1
 `;
 
@@ -157,14 +157,14 @@ return 1
 `;
 
 /**
- * ARGV: token, channel. Leaves the queue; if the lock is free, or was just handed to this token,
- * passes it on to the next live waiter.
+ * ARGV: token. Leaves the queue; if the lock is free, or was just handed to this token, passes it
+ * on to the next live waiter.
  */
 const LEAVE = `${PRELUDE}
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
 local holder = redis.call('GET', KEYS[1])
-if holder == false or holder == ARGV[1] then pass_on(ARGV[2]) end
+if holder == false or holder == ARGV[1] then pass_on() end
 return 1
 `;
 
@@ -249,10 +249,7 @@ class RedisLease extends TimedLease {
     this.expireIfDue();
     const wasLost = this.end.lost;
     // Even a lost lease sends the compare-and-delete: it frees the key only if it is still ours.
-    const releasing = this.runner.run(SCRIPTS.release, this.lockKeys.keys, [
-      this.token,
-      this.lockKeys.channel,
-    ]);
+    const releasing = this.runner.run(SCRIPTS.release, this.lockKeys.keys, [this.token]);
     if (wasLost) {
       releasing.catch(() => undefined);
       throw this.endedError();
@@ -283,10 +280,16 @@ export class SingleRedisLocks {
   private readonly scheduler: SchedulerLike;
   private readonly hub: WakeHub;
   private readonly runner: ScriptRunner;
+  /** A queue entry's lifetime in ms, as the acquire script takes it. */
+  private readonly entryTtl: string;
+  /** Tokens are this instance's random prefix plus a counter: unique, and cheaper than a UUID. */
+  private readonly tokenPrefix = `${randomBytes(12).toString('base64url')}.`;
+  private tokens = 0;
 
   constructor(redis: Redis | Cluster, settings: RedisLocksSettings) {
     this.prefix = settings.prefix;
     this.recheckMs = settings.recheckMs;
+    this.entryTtl = String(settings.recheckMs * 3);
     this.scheduler = settings.scheduler;
     this.hub = new WakeHub(redis, settings.recheckMs, settings.scheduler);
     this.runner = new ScriptRunner(
@@ -305,6 +308,7 @@ export class SingleRedisLocks {
 
   private lockKeys(key: string): LockKeys {
     const k = this.prefix + key;
+    // The scripts name the channel the same way, from KEYS[1].
     return { keys: [k, `${k}:fence`, `${k}:queue`, `${k}:waiters`], channel: `${k}:wake` };
   }
 
@@ -319,7 +323,7 @@ export class SingleRedisLocks {
     mode: 'try' | 'wait',
   ): Promise<number> {
     try {
-      const args = [token, String(ttlMs), mode, String(this.recheckMs * 3)];
+      const args = [token, String(ttlMs), mode === 'wait' ? this.entryTtl : '0'];
       return Number(await this.runner.run(SCRIPTS.acquire, lockKeys.keys, args));
     } catch (e) {
       // If the call still lands later, undo it: this leave is queued behind it.
@@ -330,7 +334,7 @@ export class SingleRedisLocks {
 
   /** Leaves the queue, passing the lock on if it was just handed to `token`. */
   private leave(lockKeys: LockKeys, token: string): void {
-    this.runner.run(SCRIPTS.leave, lockKeys.keys, [token, lockKeys.channel]).catch(() => undefined);
+    this.runner.run(SCRIPTS.leave, lockKeys.keys, [token]).catch(() => undefined);
   }
 
   private lease(
@@ -361,7 +365,7 @@ export class SingleRedisLocks {
   ): Promise<LockLease> {
     if (signal?.aborted) throw new AbortedError(`acquire of lock "${key}" aborted`);
     const lockKeys = this.lockKeys(key);
-    const token = randomUUID();
+    const token = this.tokenPrefix + (this.tokens++).toString(36);
     const mode = waitMs === 0 ? 'try' : 'wait';
     const early = mode === 'wait' ? this.listenEarly(lockKeys.channel, token) : undefined;
     const sentAt = this.scheduler.now();
