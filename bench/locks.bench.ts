@@ -308,24 +308,29 @@ try {
   opened.push(quorumOurs);
   const quorumRedlock = new Redlock(three(), { retryCount: 0 });
   const quorumCycles = scaled(300);
-  const [quorumOursRate, quorumRedlockRate] = await interleaved(
-    quorumCycles,
-    [
-      async () => {
-        for (let i = 0; i < quorumCycles; i++) {
-          const lease = await quorumOurs.acquire('bench:q-ours', { ttlMs: 10_000, waitMs: 0 });
-          await lease.release();
-        }
-      },
-      async () => {
-        for (let i = 0; i < quorumCycles; i++) {
-          const lock = await quorumRedlock.acquire(['bench:q-redlock'], 10_000);
-          await lock.release();
-        }
-      },
-    ],
-    10,
+  const quorumPids = quorumServers.flatMap((srv) => srv.process.pid ?? []);
+  const quorumUncontended = await onOneCore(quorumPids, () =>
+    interleaved(
+      quorumCycles,
+      [
+        async () => {
+          for (let i = 0; i < quorumCycles; i++) {
+            const lease = await quorumOurs.acquire('bench:q-ours', { ttlMs: 10_000, waitMs: 0 });
+            await lease.release();
+          }
+        },
+        async () => {
+          for (let i = 0; i < quorumCycles; i++) {
+            const lock = await quorumRedlock.acquire(['bench:q-redlock'], 10_000);
+            await lock.release();
+          }
+        },
+      ],
+      10,
+      false,
+    ),
   );
+  const [quorumOursRate, quorumRedlockRate] = quorumUncontended.result;
   const quorumOursC = await contended(
     Array.from({ length: 4 }, () => {
       const l = new RedisLocks(three());
@@ -344,7 +349,7 @@ try {
     1,
   );
   sections.push(
-    `### Quorum mode: three redis-servers (uncontended: ${quorumCycles} cycles, best of 10 interleaved rounds; contended: 4 clients, 1 ms hold, ${seconds} s)`,
+    `### Quorum mode: three redis-servers (uncontended: ${quorumCycles} cycles, best of 10 interleaved rounds${quorumUncontended.pinned ? ', client and servers on one CPU' : ''}; contended: 4 clients, 1 ms hold, ${seconds} s)`,
     '',
     table(
       [
