@@ -85,11 +85,11 @@ end
 /**
  * ARGV: token, ttl ms, queue entry ttl ms (0: try once, do not queue). Returns the fence (> 0) if
  * this call took the lock or claimed a hand-off to this token, 0 if not (with an entry ttl the
- * token is then queued or its entry refreshed), -1 if the key already holds this token and its hand-off was
- * claimed before. The lock is taken only when it is free and no live waiter is ahead, as
- * `SET NX PX` (so a plain SET NX client still excludes and is excluded). The fence counter is
- * seeded from server time in µs when it starts over, so fences keep increasing even after Redis
- * lost its data.
+ * token is then queued or its entry refreshed), -1 if the key already holds this token and its
+ * hand-off was claimed before. The lock is taken only when it is free and no live waiter is
+ * ahead, as `SET NX PX` (so a plain SET NX client still excludes and is excluded). The fence
+ * counter is seeded from server time in µs when it starts over, so fences keep increasing even
+ * after Redis lost its data.
  */
 const ACQUIRE = `
 if redis.call('EXISTS', KEYS[1], KEYS[3]) == 0 then
