@@ -9,7 +9,7 @@ import type {
 import { isAbortedError, NotLeaderError } from '../errors.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
 import { validateInteger, validateNonEmptyString, validateObject } from '../internal/validate.js';
-import { DEFAULT_CALL_TIMEOUT_MS, toEtcdError, unaryDeadline } from './etcdCall.js';
+import { DEFAULT_CALL_TIMEOUT_MS, readAtOrLatest, toEtcdError, unaryDeadline } from './etcdCall.js';
 import { EtcdSession } from './EtcdSession.js';
 import { registeredAt, waitDelete } from './waitDelete.js';
 
@@ -354,38 +354,28 @@ export class EtcdElection implements ElectionBackend {
 
   /** True if etcd answers a read at `registered`: nothing was written since a watch was registered. */
   private async provesLive(pfx: string, registered: bigint): Promise<boolean> {
-    const res = await this.client.kv.range(
-      { key: Buffer.from(pfx), count_only: true },
-      unaryDeadline(this.callTimeoutMs),
-    );
+    // Through the builder, so a namespaced client reads its own key space.
+    const res = await this.client.get(pfx).options(unaryDeadline(this.callTimeoutMs)).exec();
     return BigInt(res.header.revision) === registered;
   }
 
   /**
    * The election's keys, oldest (the leader) first; `limit` 1 for just the leader. With
-   * `atRevision` (a watch event's revision) it first reads that exact revision from the member's
-   * own store (serializable: no consensus round trip, yet exact, since revisions never change);
-   * a member that has not applied it yet, or has compacted it, answers with an error, and then
-   * a linearizable read of the latest revision is made instead.
+   * `atRevision` (a watch event's revision) it reads that exact revision, see `readAtOrLatest`.
    */
   private async readPrefix(pfx: string, atRevision?: string, limit = 0): Promise<IRangeResponse> {
-    const range = () =>
-      this.client
-        .getAll()
-        .prefix(pfx)
-        .sort('Create', 'Ascend')
-        .limit(limit)
-        .options(unaryDeadline(this.callTimeoutMs));
-    if (atRevision !== undefined) {
-      const exact = await range()
-        .revision(atRevision)
-        .serializable(true)
-        .exec()
-        .catch(() => undefined);
-      if (exact !== undefined) return exact;
-    }
     try {
-      return await range().exec();
+      return await readAtOrLatest(atRevision, (revision) => {
+        const range = this.client
+          .getAll()
+          .prefix(pfx)
+          .sort('Create', 'Ascend')
+          .limit(limit)
+          .options(unaryDeadline(this.callTimeoutMs));
+        return (
+          revision === undefined ? range : range.revision(revision).serializable(true)
+        ).exec();
+      });
     } catch (e) {
       throw toEtcdError(e, 'range');
     }

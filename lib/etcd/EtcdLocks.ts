@@ -1,5 +1,4 @@
-import { isRecoverableError } from 'etcd3';
-import type { Etcd3, IKeyValue, IRangeRequest, IRangeResponse } from 'etcd3';
+import type { Etcd3, IKeyValue, IRangeRequest } from 'etcd3';
 import { Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
 import {
   AbortedError,
@@ -21,6 +20,7 @@ import { MemoryLocks } from '../lock/MemoryLocks.js';
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   isLeaseNotFound,
+  readAtOrLatest,
   toEtcdError,
   unaryDeadline,
 } from './etcdCall.js';
@@ -433,10 +433,15 @@ export class EtcdLocks implements LockBackend {
     for (;;) {
       // Our key and the last one before it: the two highest create revisions up to ours.
       const request = { ...rangeByCreate(pfx, 'Descend', myRev), limit: 2 };
+      // After a wake-up, read the revision the deletion was seen at: keys created later cannot
+      // precede ours, so that snapshot decides.
       const res = await this.txnCall('range', () =>
-        goneAt === undefined
-          ? this.client.kv.range(request, unaryDeadline(this.callTimeoutMs))
-          : this.readAt(request, goneAt),
+        readAtOrLatest(goneAt, (revision) =>
+          this.client.kv.range(
+            revision === undefined ? request : { ...request, revision, serializable: true },
+            unaryDeadline(this.callTimeoutMs),
+          ),
+        ),
       );
       const [own, last] = res.kvs;
       if (own === undefined || BigInt(own.create_revision) !== myRev) return false;
@@ -448,21 +453,5 @@ export class EtcdLocks implements LockBackend {
         signal,
       });
     }
-  }
-
-  /**
-   * Reads at `revision`, which a watch event or read has shown, from the member's own store
-   * (serializable: no quorum round). Keys created later cannot precede ours, so this snapshot
-   * decides. A member that has not applied it yet (or has compacted it) falls back to a
-   * linearizable read.
-   */
-  private readAt(request: IRangeRequest, revision: string): Promise<IRangeResponse> {
-    const deadline = unaryDeadline(this.callTimeoutMs);
-    return this.client.kv
-      .range({ ...request, revision, serializable: true }, deadline)
-      .catch((e: unknown) => {
-        if (e instanceof Error && isRecoverableError(e)) throw e;
-        return this.client.kv.range(request, deadline);
-      });
   }
 }

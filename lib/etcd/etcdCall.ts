@@ -35,3 +35,20 @@ export function toEtcdError(e: unknown, what: string): Error {
   }
   return e instanceof Error ? e : new Error(`etcd ${what} failed: ${String(e)}`);
 }
+
+/**
+ * Runs `read` at `revision` (one a watch event or read has shown) from the member's own store:
+ * serializable, so no quorum round, yet exact, since a revision never changes. A member that has
+ * not applied it yet, or has compacted it, answers with an error; then (or without a revision)
+ * `read` runs once more without one, linearizable at the latest revision.
+ */
+export async function readAtOrLatest<T>(
+  revision: string | undefined,
+  read: (serializableAt?: string) => Promise<T>,
+): Promise<T> {
+  if (revision !== undefined) {
+    const exact = await read(revision).catch(() => undefined);
+    if (exact !== undefined) return exact;
+  }
+  return read();
+}

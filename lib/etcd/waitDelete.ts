@@ -76,7 +76,8 @@ export function waitDelete(
       const watcher = await open(fromRevision);
       if (watcher === undefined) return;
       const seenAtCreate = registeredAt(watcher);
-      const res = await client.kv.range({ key: Buffer.from(key) }, unaryDeadline(callTimeoutMs));
+      // Through the builder, as the watch: a namespaced client reads its own key space.
+      const res = await client.get(key).options(unaryDeadline(callTimeoutMs)).exec();
       const kv = res.kvs[0];
       if (
         kv === undefined ||

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import type { Etcd3, IRangeRequest, IRangeResponse } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { EtcdLocks } from '../../lib/etcd/EtcdLocks.js';
+import { readAtOrLatest } from '../../lib/etcd/etcdCall.js';
 import { isBackendUnavailableError, isLockLostError } from '../../lib/errors.js';
 import { lockConformance, type LockHarness } from '../lock/conformance.js';
 import { etcdClient } from '../lock/support.js';
@@ -65,13 +66,16 @@ describe('EtcdLocks specifics (real etcd)', function () {
     const locks = new EtcdLocks(client, { prefix: 'read-at/', ttlSeconds: 5 });
     try {
       const lease = await locks.acquire('k');
-      const { readAt } = locks as unknown as {
-        readAt(request: IRangeRequest, revision: string): Promise<IRangeResponse>;
-      };
       const request = { key: Buffer.from('read-at/k/'), range_end: Buffer.from('read-at/k0') };
-      const current = await readAt.call(locks, request, '999999999');
+      const readAt = (revision: string) =>
+        readAtOrLatest(revision, (at) =>
+          client.kv.range(
+            at === undefined ? request : { ...request, revision: at, serializable: true },
+          ),
+        );
+      const current = await readAt('999999999');
       expect(current.kvs.map((kv) => BigInt(kv.create_revision))).to.deep.equal([lease.fence]);
-      const before = await readAt.call(locks, request, (lease.fence - 1n).toString());
+      const before = await readAt((lease.fence - 1n).toString());
       expect(before.kvs).to.deep.equal([]);
       await lease.release();
     } finally {

@@ -102,6 +102,20 @@ describe('EtcdSession (real etcd)', function () {
     await waiting;
   });
 
+  it('waitDelete on a namespaced client watches and reads the key inside the namespace', async () => {
+    const ns = client.namespace('session-spec-ns/');
+    await ns.put('k').value('1');
+    let done = false;
+    const deleted = waitDelete(ns, 'k', { callTimeoutMs: 1000 }).then((revision) => {
+      done = true;
+      return revision;
+    });
+    await sleep(200);
+    expect(done, 'resolved while the key still exists').to.equal(false);
+    const del = await ns.delete().key('k').exec();
+    expect(await deleted).to.equal(del.header.revision);
+  });
+
   it('waitDelete: a key already gone, or re-created, resolves at once with the read revision', async () => {
     const gone = await waitDelete(client, 'session-spec/never', { callTimeoutMs: 1000 });
     expect(BigInt(gone) > 0n).to.equal(true);
