@@ -101,3 +101,38 @@ export function validateObject<T extends object>(name: string, value: T | undefi
   }
   return value;
 }
+
+/** The longest delay a JavaScript timer can wait (2^31 − 1 ms); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A duration in whole ms in [`min`, {@link MAX_TIMER_MS}]: anything longer would overflow
+ * `setTimeout` and fire at once. `max` lowers the bound (e.g. a TTL renewed at a third of it).
+ */
+export function validateMs(
+  name: string,
+  value: unknown,
+  min: number,
+  { allowInfinity = false, max = MAX_TIMER_MS } = {},
+): number {
+  return validateInteger(name, value, min, { allowInfinity, max: Math.min(max, MAX_TIMER_MS) });
+}
+
+/**
+ * An options object (or undefined → `{}`) with no keys but `allowed`: a misspelt option
+ * (`ordred`) fails at creation, naming the key, instead of being silently ignored.
+ */
+export function validateOptions<T extends object>(
+  name: string,
+  value: T | undefined,
+  allowed: readonly (keyof T & string)[],
+): T {
+  const options = validateObject(name, value);
+  for (const key of Object.keys(options)) {
+    if (!(allowed as readonly string[]).includes(key)) {
+      const list = allowed.map((a) => `'${a}'`).join(', ');
+      throw new TypeError(`${name} has an unknown option ${show(key)}; known options: ${list}`);
+    }
+  }
+  return options;
+}
