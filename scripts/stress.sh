@@ -43,7 +43,7 @@ for i in $(seq 1 "$runs"); do
   echo "run $i/$runs: $status in ${dur}s ($log)"
   if [ "$status" = FAIL ]; then
     # mocha's dot/spec reporters list failures as "  N) suite" followed by indented titles.
-    grep -E '^ +[0-9]+\) ' "$log" | sed 's/^/    /' || tail -n 20 "$log" | sed 's/^/    /'
+    grep -E -A2 '^ +[0-9]+\) ' "$log" | sed 's/^/    /' || tail -n 20 "$log" | sed 's/^/    /'
   fi
 done
 
