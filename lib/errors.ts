@@ -181,6 +181,24 @@ export class TimeoutError extends ConcurrencyError {
 export const isTimeoutError = (e: unknown): e is TimeoutError =>
   e instanceof TimeoutError || hasCode(e, TimeoutError.code);
 
+/**
+ * A backend refused a request as wrong (a type clash on a key, a non-integer counter, a script
+ * error): retrying the same call cannot help, so it is fatal. `cause` is the backend's error.
+ */
+export class BackendRejectedError extends ConcurrencyError {
+  static readonly code = 'ERR_RXC_BACKEND_REJECTED';
+  override readonly name = 'BackendRejectedError';
+  constructor(
+    readonly backend: string,
+    message = `${backend} rejected the request`,
+    options?: { cause?: unknown },
+  ) {
+    super(BackendRejectedError.code, message, options);
+  }
+}
+export const isBackendRejectedError = (e: unknown): e is BackendRejectedError =>
+  e instanceof BackendRejectedError || hasCode(e, BackendRejectedError.code);
+
 const transientCodes = new Set<string>([
   BufferOverflowError.code,
   RateLimitExceededError.code,
@@ -211,7 +229,8 @@ const transientCodes = new Set<string>([
  * Classifies an error as worth retrying: this library's retryable errors (overflow, rate limit,
  * open circuit, crashed worker, lock wait timeout, unavailable backend, timeout) and common Node
  * network errors (`ECONNRESET`, `ETIMEDOUT`, ...), also when wrapped as another error's `cause`.
- * Everything else (programming errors, `LockLostError`, aborts) is treated as fatal.
+ * Everything else (programming errors, `LockLostError`, aborts, `BackendRejectedError`) is
+ * fatal. One of this library's errors is graded by its own code, never by its `cause`.
  *
  * @example
  * source$.pipe(retryBackoff({ maxRetries: 5, initialMs: 100, maxMs: 5_000, shouldRetry: isTransient }))
@@ -220,8 +239,15 @@ export function isTransient(e: unknown): boolean {
   for (let depth = 0; depth < 8 && typeof e === 'object' && e !== null; depth++) {
     const { code, name } = e as { code?: unknown; name?: unknown };
     if (typeof code === 'string' && transientCodes.has(code)) return true;
+    // Our own error decides for its causes: a BackendRejectedError caused by a reset is fatal.
+    if (isConcurrencyError(e)) return false;
     if (name === 'TimeoutError') return true; // DOMException from AbortSignal.timeout()
     e = (e as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** The complement of {@link isTransient}: retrying the same call cannot help. */
+export function isFatal(e: unknown): boolean {
+  return !isTransient(e);
 }
