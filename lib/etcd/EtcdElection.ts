@@ -6,7 +6,7 @@ import type {
   ElectionBackend,
   Leader,
 } from '../election/ElectionBackend.js';
-import { isAbortedError, NotLeaderError } from '../errors.js';
+import { isAbortedError, isBackendRejectedError, NotLeaderError } from '../errors.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
 import { validateInteger, validateNonEmptyString, validateObject } from '../internal/validate.js';
 import { DEFAULT_CALL_TIMEOUT_MS, readAtOrLatest, toEtcdError, unaryDeadline } from './etcdCall.js';
@@ -142,7 +142,10 @@ export class EtcdElection implements ElectionBackend {
             .then(this.client.put(key).value(candidate).lease(s.leaseId))
             .else(this.client.get(key))
             .options(unaryDeadline(this.callTimeoutMs))
-            .commit();
+            .commit()
+            .catch((e: unknown) => {
+              throw toEtcdError(e, 'campaign txn');
+            });
           const myRev = txn.succeeded
             ? txn.header.revision
             : txn.responses[0].response_range.kvs[0].create_revision;
@@ -195,6 +198,8 @@ export class EtcdElection implements ElectionBackend {
             failures = 0;
           } catch (e) {
             if (stop.signal.aborted) return;
+            // etcd refused the request itself (a value over its size limit): retrying cannot help.
+            if (isBackendRejectedError(e)) return subscriber.error(e);
             emit();
             // A lost lease or key starts a new round at once; etcd failures back off.
             if (!(e instanceof RoundOver) && !isAbortedError(e))

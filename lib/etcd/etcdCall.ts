@@ -1,10 +1,28 @@
 /**
  * Internal helpers shared by the etcd primitives (session, locks, election): per-call deadlines
- * for unary calls and the mapping of transport failures to {@link BackendUnavailableError}.
+ * for unary calls and the one mapping of etcd failures to this library's errors.
  * Not part of the public entry.
  */
-import { ClientClosedError, EtcdLeaseInvalidError, isRecoverableError } from 'etcd3';
-import { BackendUnavailableError, isConcurrencyError } from '../errors.js';
+import {
+  ClientClosedError,
+  EtcdLeaseInvalidError,
+  GRPCAbortedError,
+  GRPCCancelledError,
+  GRPCDeadlineExceededError,
+  GRPCGenericError,
+  GRPCInternalError,
+  GRPCUnavailableError,
+  GRPCUnknownError,
+  EtcdError,
+  EtcdPermissionDeniedError,
+  EtcdWatchStreamEnded,
+} from 'etcd3';
+import {
+  BackendRejectedError,
+  BackendUnavailableError,
+  isConcurrencyError,
+  isTransient,
+} from '../errors.js';
 
 /** Default deadline for one unary etcd call (grant, txn, get, delete, revoke). */
 export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
@@ -24,16 +42,62 @@ export function isLeaseNotFound(e: unknown): boolean {
 }
 
 /**
- * Maps a failed etcd call to this library's errors: our own errors pass through; network,
- * deadline and unavailable errors become a retryable {@link BackendUnavailableError}; anything
- * else is returned unchanged.
+ * gRPC statuses of a server that could not answer now (stopped, restarting, no Raft leader,
+ * deadline passed, connection reset mid-call): worth retrying, perhaps on another member.
+ */
+const UNAVAILABLE = [
+  GRPCUnavailableError, // connection refused, no leader, "request timed out"
+  GRPCDeadlineExceededError,
+  GRPCCancelledError, // the channel went away under the call
+  GRPCInternalError, // RST_STREAM when a member is killed mid-call
+  GRPCUnknownError,
+  GRPCAbortedError,
+  EtcdWatchStreamEnded, // a watch stream that broke with its connection
+];
+
+/**
+ * The etcd3 client's own circuit breaker (cockatiel) refused the call without sending it: after
+ * 3 failed calls to a host it fails every call for 5 s in about 1 ms. Not our BrokenCircuitError
+ * (that one has an `ERR_RXC_` code and is checked first); cockatiel's has `name` 'Error', so it
+ * is recognised by its flag and class name.
+ */
+function isEtcd3BreakerError(e: Error): boolean {
+  return (
+    (e as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true ||
+    e.name === 'BrokenCircuitError' ||
+    e.constructor.name === 'BrokenCircuitError'
+  );
+}
+
+function isUnavailable(e: Error): boolean {
+  if (e instanceof ClientClosedError || isEtcd3BreakerError(e)) return true;
+  if (UNAVAILABLE.some((type) => e instanceof type)) return true;
+  // A Node network error (ECONNREFUSED, ...) that reached us unwrapped.
+  return !(e instanceof GRPCGenericError) && !(e instanceof EtcdError) && isTransient(e);
+}
+
+/**
+ * The one mapping of a failed etcd call (issue 12): our own errors pass through; a server that
+ * could not answer (see {@link UNAVAILABLE}, a closed client, the etcd3 breaker) becomes a
+ * transient {@link BackendUnavailableError}; every other answer of etcd (RESOURCE_EXHAUSTED for
+ * a request over the 2 MiB gRPC limit, INVALID_ARGUMENT "request is too large" from 1.5 MiB,
+ * lease not found, permission denied, ...) is the caller's to fix: a fatal
+ * {@link BackendRejectedError}. etcd3's own `isRecoverableError` is not used: it grades
+ * RESOURCE_EXHAUSTED recoverable. The etcd error is kept as `cause`; anything that is not an
+ * etcd error (a bug of ours) is returned unchanged.
  */
 export function toEtcdError(e: unknown, what: string): Error {
   if (isConcurrencyError(e)) return e;
-  if (e instanceof Error && (isRecoverableError(e) || e instanceof ClientClosedError)) {
-    return new BackendUnavailableError('etcd', `etcd ${what} failed: ${e.message}`, { cause: e });
-  }
-  return e instanceof Error ? e : new Error(`etcd ${what} failed: ${String(e)}`);
+  if (!(e instanceof Error)) return new Error(`etcd ${what} failed: ${String(e)}`);
+  const message = `etcd ${what} failed: ${e.message}`;
+  if (isUnavailable(e)) return new BackendUnavailableError('etcd', message, { cause: e });
+  const rejected =
+    e instanceof GRPCGenericError ||
+    e instanceof EtcdError ||
+    e instanceof EtcdLeaseInvalidError ||
+    e instanceof EtcdPermissionDeniedError;
+  if (rejected) return new BackendRejectedError('etcd', message, { cause: e });
+  return e;
 }
 
 /**
