@@ -1,40 +1,33 @@
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { asyncScheduler } from 'rxjs';
 import type { AsyncRateLimiter, RateLimitDecision } from '../backpressure/RateLimiter.js';
-import { BackendUnavailableError } from '../errors.js';
 import {
+  MAX_TIMER_MS,
   validateInteger,
+  validateMs,
   validateNonEmptyString,
   validateNumber,
-  validateObject,
+  validateOptions,
 } from '../internal/validate.js';
+import { isRedisClient } from './redisClient.js';
+import { luaScript, ScriptRunner } from './ScriptRunner.js';
 
 /** Options of {@link RedisRateLimiter}. */
 export interface RedisRateLimiterConfig {
   /** Permits per window and key, an integer >= 1. */
   limit: number;
-  /** Window length in milliseconds (kept to the microsecond), > 0. */
+  /** Window length in milliseconds (kept to the microsecond), > 0 and <= 2^31 - 1. */
   windowMs: number;
   /** Prefix of every Redis key (default `'rxc:rate:'`). */
   prefix?: string;
+  /**
+   * Deadline of one decision (ms), as in `RedisLocks`: without a reply by then `tryAcquire`
+   * rejects with `BackendUnavailableError`, whatever the client's own retry settings. Default 2 000.
+   */
+  commandTimeoutMs?: number;
 }
 
-/**
- * Connection trouble (closed, refused, retries exhausted, `commandTimeout`) and cluster
- * reconfiguration replies become `BackendUnavailableError` (transient); other Redis replies
- * (e.g. WRONGTYPE: the key holds something else) are passed on as they are.
- */
-function unavailable(err: unknown): Error {
-  if (!(err instanceof Error)) return new Error(`redis rate limit call failed: ${String(err)}`);
-  const transient =
-    err.name !== 'ReplyError' ||
-    /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|BUSY)/.test(err.message);
-  return transient
-    ? new BackendUnavailableError('redis', `redis rate limit call failed: ${err.message}`, {
-        cause: err,
-      })
-    : err;
-}
+const OPTION_KEYS = ['limit', 'windowMs', 'prefix', 'commandTimeoutMs'] as const;
 
 /** A decision of {@link RedisRateLimiter}, with the server time it was made at. */
 export interface RedisRateLimitDecision extends RateLimitDecision {
@@ -50,7 +43,7 @@ export interface RedisRateLimitDecision extends RateLimitDecision {
  * LTRIM of one element, PEXPIRE so an idle key disappears once all its admits are stale.
  * KEYS[1] = log; ARGV = limit, window µs, ttl ms. Returns {allowed, wait µs, now µs}.
  */
-const SCRIPT = `
+const SCRIPT = luaScript(`
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -65,14 +58,13 @@ redis.call('RPUSH', KEYS[1], string.format('%d', now))
 if len >= limit then redis.call('LTRIM', KEYS[1], -limit, -1) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, 0, now}
-`;
-const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+`);
 
 /**
  * An exact sliding-window rate limiter shared by every process that uses the same Redis and
  * prefix: at most `limit` admits per key in any `windowMs`, a permit free again exactly
- * `windowMs` after it was taken. One Lua call per decision (EVALSHA, falling back to EVAL once
- * after a script flush), Redis server time as the clock, one key per decision so it works on
+ * `windowMs` after it was taken. One Lua call per decision through the package's one Redis call
+ * path (EVALSHA, reloaded after a script flush; a deadline per call), Redis server time as the clock, one key per decision so it works on
  * Redis Cluster as is (put a hash tag in your keys, `{tenant}:api`, to keep related keys in one
  * slot). Keys expire `windowMs` after their last admit.
  *
@@ -94,47 +86,36 @@ export class RedisRateLimiter {
   readonly prefix: string;
   /** The script's ARGV (limit, window µs, ttl ms), as strings once rather than per call. */
   private readonly argv: readonly [string, string, string];
+  private readonly runner: ScriptRunner;
 
-  constructor(
-    private readonly redis: Redis | Cluster,
-    config: RedisRateLimiterConfig,
-  ) {
-    if (typeof redis !== 'object' || redis === null || typeof redis.evalsha !== 'function') {
+  constructor(redis: Redis | Cluster, config: RedisRateLimiterConfig) {
+    if (!isRedisClient(redis))
       throw new TypeError('redis must be an ioredis Redis or Cluster client');
-    }
-    const { limit, windowMs, prefix = 'rxc:rate:' } = validateObject('config', config);
+    const options = validateOptions('config', config, OPTION_KEYS);
+    const { limit, windowMs, prefix = 'rxc:rate:' } = options;
     this.limit = validateInteger('limit', limit, 1);
-    this.windowMs = validateNumber('windowMs', windowMs, { min: 0.001 });
+    this.windowMs = validateNumber('windowMs', windowMs, { min: 0.001, max: MAX_TIMER_MS });
     if (typeof prefix !== 'string')
       throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
     this.prefix = prefix;
+    const commandTimeoutMs = validateMs('commandTimeoutMs', options.commandTimeoutMs ?? 2000, 1);
     const windowUs = Math.round(this.windowMs * 1000);
     this.argv = [String(this.limit), String(windowUs), String(Math.ceil(this.windowMs))];
+    // No clock of its own is read (Redis TIME decides): the scheduler only runs the deadline.
+    this.runner = new ScriptRunner(redis, [SCRIPT], commandTimeoutMs, asyncScheduler);
   }
 
   /**
    * Takes a permit for `key` if fewer than `limit` were taken in the last `windowMs`. Rejects
-   * with `BackendUnavailableError` when Redis cannot be reached (bound the wait with ioredis'
-   * `commandTimeout` option).
+   * with `BackendUnavailableError` when Redis does not answer within `commandTimeoutMs` or cannot
+   * be reached, and with the fatal `BackendRejectedError` when Redis refuses the call (the key
+   * holds something else: WRONGTYPE).
    */
   async tryAcquire(key: string): Promise<RedisRateLimitDecision> {
     validateNonEmptyString('key', key);
-    const args = [this.prefix + key, ...this.argv] as const;
-    const reply = await this.evaluate(args).catch((err: unknown) => {
-      throw unavailable(err);
-    });
+    const reply = await this.runner.run(SCRIPT, [this.prefix + key], this.argv);
     const [allowed, waitUs, nowUs] = reply as [number, number, number];
     return { allowed: allowed === 1, retryAfterMs: waitUs / 1000, serverTimeUs: nowUs };
-  }
-
-  /** One call of the script: EVALSHA, or EVAL when Redis lost it (restart, SCRIPT FLUSH). */
-  private async evaluate(args: readonly [string, string, string, string]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(SCRIPT_SHA, 1, ...args);
-    } catch (err) {
-      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
-    }
-    return this.redis.eval(SCRIPT, 1, ...args);
   }
 
   /** This limiter bound to one key, for `rateLimit({ limiter })`. */
