@@ -1,10 +1,10 @@
 import type { Observable } from 'rxjs';
-import { validateInteger, validateNonEmptyString, validateObject } from '../internal/validate.js';
+import { validateMs, validateNonEmptyString, validateOptions } from '../internal/validate.js';
 
 /** Options of {@link LockBackend.acquire}, {@link lock$} and {@link withLock}. */
 export interface AcquireOptions {
   /**
-   * Lease time to live in ms (integer >= 1): the lock frees itself this long after the last
+   * Lease time to live in ms (integer >= 1, <= 2^31 − 1; RedisLocks needs >= 10): the lock frees itself this long after the last
    * acquire/extend was SENT unless extended. Default 30000. `lock$` extends at a third of it.
    * EtcdLocks ignores it: its session lease TTL (`ttlSeconds`) applies.
    */
@@ -83,23 +83,34 @@ export interface ResolvedAcquireOptions {
   signal: AbortSignal | undefined;
 }
 
-/** Validates a key and acquire options (where they are written), applying the defaults. */
+/** The keys an {@link AcquireOptions} object may have; any other is a typo and rejected. */
+const ACQUIRE_OPTION_KEYS = [
+  'ttlMs',
+  'waitMs',
+  'signal',
+] as const satisfies readonly (keyof AcquireOptions)[];
+
+/**
+ * Validates a key and acquire options (where they are written), applying the defaults. Durations
+ * are capped at 2^31 − 1 ms (a longer timer fires at once); `minTtlMs` is the shortest TTL the
+ * backend can prove valid at all (a Redis lease loses its drift allowance off it).
+ */
 export function resolveAcquireOptions(
   key: unknown,
   options: AcquireOptions | undefined,
-  { allowInfiniteTtl = false } = {},
+  { allowInfiniteTtl = false, minTtlMs = 1 } = {},
 ): ResolvedAcquireOptions {
   validateNonEmptyString('key', key);
-  const o = validateObject('options', options);
-  const ttlMs = validateInteger('ttlMs', o.ttlMs ?? DEFAULT_LOCK_TTL_MS, 1, {
+  const o = validateOptions('options', options, ACQUIRE_OPTION_KEYS);
+  const ttlMs = validateMs('ttlMs', o.ttlMs ?? DEFAULT_LOCK_TTL_MS, minTtlMs, {
     allowInfinity: allowInfiniteTtl,
   });
-  const waitMs = validateInteger('waitMs', o.waitMs ?? Number.POSITIVE_INFINITY, 0, {
+  const waitMs = validateMs('waitMs', o.waitMs ?? Number.POSITIVE_INFINITY, 0, {
     allowInfinity: true,
   });
   const signal = o.signal;
   if (signal !== undefined && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
-    throw new TypeError('signal must be an AbortSignal');
+    throw new TypeError(`signal must be an AbortSignal, got ${typeof signal}`);
   }
   return { ttlMs, waitMs, signal };
 }

@@ -1,7 +1,7 @@
 import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { AbortedError, LockLostError, LockTimeoutError } from '../errors.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
-import { validateInteger, validateNonEmptyString, validateObject } from '../internal/validate.js';
+import { validateMs, validateNonEmptyString, validateOptions } from '../internal/validate.js';
 import { LeaseEnd } from './LeaseEnd.js';
 import {
   resolveAcquireOptions,
@@ -47,7 +47,7 @@ class MemoryLease implements LockLease {
   }
 
   extend(ttlMs: number = this.ttlMs): Promise<void> {
-    validateInteger('ttlMs', ttlMs, 1, { allowInfinity: true });
+    validateMs('ttlMs', ttlMs, 1, { allowInfinity: true });
     if (!this.end.held) return Promise.reject(this.lostOrReleased());
     this.ttlMs = ttlMs;
     this.schedule(ttlMs);
@@ -107,7 +107,7 @@ export class MemoryLocks implements LockBackend {
   private readonly fences = new Map<string, bigint>();
 
   constructor(config?: MemoryLocksConfig) {
-    this.scheduler = resolveScheduler(validateObject('config', config).scheduler);
+    this.scheduler = resolveScheduler(validateOptions('config', config, ['scheduler']).scheduler);
   }
 
   acquire(key: string, options?: AcquireOptions): Promise<LockLease> {

@@ -1,7 +1,7 @@
 import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { isLockLostError, LockLostError } from '../errors.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
-import { validateFunction, validateObject } from '../internal/validate.js';
+import { validateFunction, validateOptions } from '../internal/validate.js';
 import {
   resolveAcquireOptions,
   type AcquireOptions,
@@ -67,7 +67,11 @@ export function lock$(
   config: LockConfig = {},
 ): Observable<LockLease> {
   validateFunction('backend.acquire', (backend as Partial<LockBackend> | undefined)?.acquire);
-  const { scheduler: maybeScheduler, ...rest } = validateObject('config', config);
+  const { scheduler: maybeScheduler, ...rest } = validateOptions('config', config, [
+    'ttlMs',
+    'waitMs',
+    'scheduler',
+  ]);
   const scheduler = resolveScheduler(maybeScheduler);
   const { ttlMs, waitMs } = resolveAcquireOptions(key, rest);
   const options: AcquireOptions = { ttlMs, waitMs };

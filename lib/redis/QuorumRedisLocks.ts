@@ -8,11 +8,11 @@ import {
   LockTimeoutError,
 } from '../errors.js';
 import { scheduleOnce } from '../internal/scheduler.js';
-import { validateInteger } from '../internal/validate.js';
+import { validateMs } from '../internal/validate.js';
 import type { LockLease } from '../lock/LockBackend.js';
 import { luaScript, ScriptRunner } from './ScriptRunner.js';
 import type { RedisLocksSettings } from './SingleRedisLocks.js';
-import { driftMs, TimedLease } from './TimedLease.js';
+import { driftMs, MIN_TTL_MS, TimedLease } from './TimedLease.js';
 import { WaitLoop } from './WaitLoop.js';
 import { WakeHub } from './WakeHub.js';
 
@@ -520,7 +520,7 @@ class QuorumLease extends TimedLease {
   }
 
   async extend(ttlMs: number = this.ttlMs): Promise<void> {
-    validateInteger('ttlMs', ttlMs, 1);
+    validateMs('ttlMs', ttlMs, MIN_TTL_MS);
     this.assertHeld();
     const sentAt = this.scheduler.now();
     const votes = await this.locks.vote(

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { resolveScheduler } from '../internal/scheduler.js';
-import { validateInteger, validateObject } from '../internal/validate.js';
+import { validateMs, validateOptions } from '../internal/validate.js';
 import {
   resolveAcquireOptions,
   type AcquireOptions,
@@ -10,6 +10,13 @@ import {
 } from '../lock/LockBackend.js';
 import { QuorumRedisLocks } from './QuorumRedisLocks.js';
 import { SingleRedisLocks, type RedisLocksSettings } from './SingleRedisLocks.js';
+import { MIN_TTL_MS } from './TimedLease.js';
+
+/**
+ * Suffixes of the internal keys and channel of a lock (`key:fence`, `key:queue`, ...): a lock
+ * named with one of them would be another lock's internal key, so acquire rejects it.
+ */
+export const RESERVED_SUFFIXES: readonly string[] = [':fence', ':queue', ':waiters', ':wake'];
 
 /** Options of {@link RedisLocks}. */
 export interface RedisLocksConfig {
@@ -45,6 +52,8 @@ export interface RedisLocksConfig {
  * - Key layout: the token is the string value of `prefix + key`, as redlock and redsync store it,
  *   so with `prefix: ''` such a client on the same key excludes and is excluded (it may take a
  *   free lock ahead of our queue; our waiters notice its release on their re-check).
+ * - Reserved names: a key ending in `:fence`, `:queue`, `:waiters` or `:wake` is an internal
+ *   key of another lock, so `acquire` rejects it with a `TypeError`. `ttlMs` must be >= 10.
  * - Redis Cluster: put a hash tag in the key (`'{orders}'`) so the key and its `:fence`,
  *   `:queue`, `:waiters` companions share a slot.
  * - Quorum mode: pass an array of clients of independent servers (`new RedisLocks([r1, r2,
@@ -80,13 +89,20 @@ export class RedisLocks implements LockBackend {
         'redis must be an ioredis Redis or Cluster client, or an array of Redis clients',
       );
     }
-    const options = validateObject('config', config);
+    const options = validateOptions('config', config, [
+      'prefix',
+      'commandTimeoutMs',
+      'recheckMs',
+      'scheduler',
+    ]);
     const prefix = options.prefix ?? '';
-    if (typeof prefix !== 'string') throw new TypeError('prefix must be a string');
+    if (typeof prefix !== 'string') {
+      throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
+    }
     const settings: RedisLocksSettings = {
       prefix,
-      commandTimeoutMs: validateInteger('commandTimeoutMs', options.commandTimeoutMs ?? 2000, 1),
-      recheckMs: validateInteger('recheckMs', options.recheckMs ?? 1000, 1),
+      commandTimeoutMs: validateMs('commandTimeoutMs', options.commandTimeoutMs ?? 2000, 1),
+      recheckMs: validateMs('recheckMs', options.recheckMs ?? 1000, 1),
       scheduler: resolveScheduler(options.scheduler ?? asyncScheduler),
     };
     this.impl =
@@ -96,7 +112,16 @@ export class RedisLocks implements LockBackend {
   }
 
   acquire(key: string, options?: AcquireOptions): Promise<LockLease> {
-    const { ttlMs, waitMs, signal } = resolveAcquireOptions(key, options);
+    const { ttlMs, waitMs, signal } = resolveAcquireOptions(key, options, {
+      minTtlMs: MIN_TTL_MS,
+    });
+    const reserved = RESERVED_SUFFIXES.find((suffix) => key.endsWith(suffix));
+    if (reserved !== undefined) {
+      // `orders:fence` IS the fence counter of lock `orders`: taking it would corrupt that lock.
+      throw new TypeError(
+        `key must not end in the reserved suffix "${reserved}" (an internal key of RedisLocks), got ${JSON.stringify(key)}`,
+      );
+    }
     return this.impl.acquire(key, ttlMs, waitMs, signal);
   }
 

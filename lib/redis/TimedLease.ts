@@ -4,6 +4,12 @@ import { scheduleOnce } from '../internal/scheduler.js';
 import { LeaseEnd } from '../lock/LeaseEnd.js';
 import type { LockLease } from '../lock/LockBackend.js';
 
+/**
+ * The shortest TTL a Redis lease accepts: below it the drift allowance (1 % + 2 ms) leaves a
+ * proof valid for a moment at best, and `lock$` would renew it every millisecond.
+ */
+export const MIN_TTL_MS = 10;
+
 /** Client clock drift allowance, as Redlock: 1% of the TTL plus 2 ms. */
 export const driftMs = (ttlMs: number): number => Math.floor(ttlMs * 0.01) + 2;
 
