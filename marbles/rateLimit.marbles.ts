@@ -34,6 +34,22 @@ describe('rateLimit (marbles)', () => {
     );
   });
 
+  describe('window growth', () => {
+    it(
+      'a huge limit admits everything, and a window that fills past 16 permits still frees each on time',
+      marbles(({ cold, expectObservable, expectSubscriptions }) => {
+        const huge = cold('abc|');
+        expectObservable(huge.pipe(rateLimit({ limit: 2 ** 31 - 1, windowMs: 5 }))).toBe('abc|');
+        expectSubscriptions(huge.subscriptions).toBe('^--!');
+        // 20 values at frame 0 fill (and grow) the ring; u, at 22, waits until 30.
+        const burst = cold('(abcdefghijklmnopqrst)(u|)');
+        const limited = burst.pipe(rateLimit({ limit: 20, windowMs: 30, overflow: 'queue' }));
+        expectObservable(limited).toBe('(abcdefghijklmnopqrst) 8ms (u|)');
+        expectSubscriptions(burst.subscriptions).toBe('^ 21ms !');
+      }),
+    );
+  });
+
   describe("overflow 'queue'", () => {
     it(
       'emits queued values in order as permits free up',

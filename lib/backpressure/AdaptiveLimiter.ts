@@ -1,8 +1,8 @@
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import type { ConcurrencyLimit, Permit, PermitOutcome } from '../fanout/ConcurrencyLimit.js';
-import { validateInteger, validateNumber, validateObject } from '../internal/validate.js';
+import { validateInteger, validateNumber, validateOptions } from '../internal/validate.js';
 
-/** Options of {@link AdaptiveLimiter}. */
+/** Options of {@link AdaptiveLimiter} (unknown keys are rejected at creation). */
 export interface AdaptiveLimiterConfig {
   /** Starting limit, within [min, max]. */
   initial: number;
@@ -15,6 +15,8 @@ export interface AdaptiveLimiterConfig {
   /** The limit is multiplied by this (and rounded down) on 'dropped', in (0, 1) (default 0.9). */
   decreaseFactor?: number;
 }
+
+const CONFIG_KEYS = ['initial', 'min', 'max', 'increase', 'decreaseFactor'] as const;
 
 /**
  * An AIMD (additive increase, multiplicative decrease) concurrency limit, the rule of TCP
@@ -67,7 +69,7 @@ export class AdaptiveLimiter implements ConcurrencyLimit {
       max,
       increase = 1,
       decreaseFactor = 0.9,
-    } = validateObject('config', config);
+    } = validateOptions('AdaptiveLimiter config', config, CONFIG_KEYS);
     this.min = validateInteger('min', min, 1);
     this.max = validateInteger('max', max, this.min);
     this.increase = validateInteger('increase', increase, 1);

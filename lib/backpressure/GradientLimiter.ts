@@ -1,9 +1,9 @@
 import { BehaviorSubject, Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { ConcurrencyLimit, Permit, PermitOutcome } from '../fanout/ConcurrencyLimit.js';
 import { resolveScheduler } from '../internal/scheduler.js';
-import { validateInteger, validateNumber, validateObject } from '../internal/validate.js';
+import { validateInteger, validateNumber, validateOptions } from '../internal/validate.js';
 
-/** Options of {@link GradientLimiter}. */
+/** Options of {@link GradientLimiter} (unknown keys are rejected at creation). */
 export interface GradientLimiterConfig {
   /** Starting limit, within [min, max]. */
   initial: number;
@@ -22,6 +22,17 @@ export interface GradientLimiterConfig {
   /** Clock for call latencies (default `asyncScheduler`). */
   scheduler?: SchedulerLike;
 }
+
+const CONFIG_KEYS = [
+  'initial',
+  'min',
+  'max',
+  'tolerance',
+  'smoothing',
+  'queueSize',
+  'longWindow',
+  'scheduler',
+] as const;
 
 /** Windows averaged plainly before the long-term average becomes exponential. */
 const WARMUP_WINDOWS = 10;
@@ -78,7 +89,7 @@ export class GradientLimiter implements ConcurrencyLimit {
   readonly available$: Observable<void> = this.availableSubject.asObservable();
 
   constructor(config: GradientLimiterConfig) {
-    const options = validateObject('config', config);
+    const options = validateOptions('GradientLimiter config', config, CONFIG_KEYS);
     this.min = validateInteger('min', options.min, 1);
     this.max = validateInteger('max', options.max, this.min);
     this.tolerance = validateNumber('tolerance', options.tolerance ?? 1.5, { min: 1 });

@@ -10,9 +10,9 @@ import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
 import {
   validateFunction,
   validateInteger,
-  validateNumber,
   validateObject,
   validateOneOf,
+  validateOptions,
 } from '../internal/validate.js';
 import { Fifo } from './Fifo.js';
 import {
@@ -21,7 +21,7 @@ import {
   type RateLimitDecision,
   type RateLimiter,
 } from './RateLimiter.js';
-import { SlidingWindowLimiter } from './SlidingWindowLimiter.js';
+import { validateWindowLimit, WindowRing } from './SlidingWindowLimiter.js';
 import { SourceObserver } from './SourceObserver.js';
 
 /** What `rateLimit` does with a value the limiter refuses. */
@@ -40,8 +40,9 @@ interface RateLimitOptions {
 }
 
 /**
- * Options of {@link rateLimit}: either `limit` and `windowMs` (a fresh `SlidingWindowLimiter`
- * per subscription) or a `limiter` shared by every subscription that uses it.
+ * Options of {@link rateLimit}: either `limit` (an integer in [1, 2^31 − 1]) and `windowMs`
+ * (> 0, at most 2^31 − 1): a fresh sliding window per subscription, as `SlidingWindowLimiter`;
+ * or a `limiter` shared by every subscription that uses it. Unknown keys are rejected.
  */
 export type RateLimitConfig = RateLimitOptions &
   (
@@ -53,6 +54,9 @@ export type RateLimitConfig = RateLimitOptions &
 export const MAX_PENDING_DECISIONS = 1024;
 
 const DEFAULT_MAX_QUEUE = 1000;
+
+/** Every key of either shape of {@link RateLimitConfig}; which combine is checked after. */
+const CONFIG_KEYS = ['limit', 'windowMs', 'limiter', 'overflow', 'maxQueue', 'scheduler'] as const;
 
 /**
  * Lets at most `limit` values through in any `windowMs` (an exact sliding window), or as many
@@ -75,7 +79,7 @@ const DEFAULT_MAX_QUEUE = 1000;
  * clicks$.pipe(rateLimit({ limit: 5, windowMs: 1_000, overflow: 'queue', maxQueue: 50 }))
  */
 export function rateLimit<T>(config: RateLimitConfig): MonoTypeOperatorFunction<T> {
-  const options = validateObject('config', config);
+  const options = validateOptions('rateLimit config', config, CONFIG_KEYS);
   const overflow = validateOneOf('overflow', options.overflow ?? 'drop', [
     'drop',
     'queue',
@@ -118,12 +122,10 @@ function limiterFactory(
     validateFunction('limiter.tryAcquire', (limiter as Partial<RateLimiter>).tryAcquire);
     return () => limiter;
   }
-  const config = {
-    limit: validateInteger('limit', limit, 1),
-    windowMs: validateNumber('windowMs', windowMs, { min: 0, exclusiveMin: true }),
-    scheduler,
-  };
-  return () => new SlidingWindowLimiter(config);
+  // Checked once here; each subscription gets its own window, which costs the same whatever
+  // `limit` is (its ring grows only with the permits held).
+  const [checkedLimit, checkedWindowMs] = validateWindowLimit(limit, windowMs);
+  return () => new WindowRing(checkedLimit, checkedWindowMs, scheduler);
 }
 
 interface Gate<T> {

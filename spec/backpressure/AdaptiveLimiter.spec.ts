@@ -36,6 +36,14 @@ describe('AdaptiveLimiter', () => {
     expect(make({ initial: NaN, min: 1, max: 10 })).to.throw(RangeError, 'initial');
   });
 
+  it('rejects unknown option keys, naming the key', () => {
+    const config = { initial: 5, min: 1, max: 10, decrease: 0.5 } as AdaptiveLimiterConfig;
+    expect(() => new AdaptiveLimiter(config)).to.throw(
+      TypeError,
+      'AdaptiveLimiter config has an unknown option "decrease"',
+    );
+  });
+
   it('hands out at most limit permits; a permit released twice counts once', () => {
     const limiter = new AdaptiveLimiter({ initial: 3, min: 1, max: 10 });
     const permits = acquireAll(limiter);

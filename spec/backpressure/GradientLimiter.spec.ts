@@ -76,6 +76,10 @@ describe('GradientLimiter', () => {
     expect(make({ queueSize: -1 })).to.throw(RangeError, 'queueSize');
     expect(make({ longWindow: 5 })).to.throw(RangeError, 'longWindow');
     expect(make({ scheduler: {} as never })).to.throw(TypeError, 'scheduler');
+    expect(make({ tolerence: 2 } as Partial<GradientLimiterConfig>)).to.throw(
+      TypeError,
+      'GradientLimiter config has an unknown option "tolerence"',
+    );
   });
 
   it('hands out at most limit permits; released twice counts once; ignored is no sample', () => {

@@ -71,15 +71,15 @@ describe('rateLimit', () => {
     it('rejects bad options at creation with errors naming the option', () => {
       expect(make({ limit: 0, windowMs: 10 })).to.throw(
         RangeError,
-        'limit must be an integer >= 1, got 0',
+        'limit must be an integer >= 1 and <= 2147483647, got 0',
       );
       expect(make({ limit: 5, windowMs: -1 })).to.throw(
         RangeError,
-        'windowMs must be a finite number > 0, got -1',
+        'windowMs must be a finite number > 0 and <= 2147483647, got -1',
       );
       expect(make({ limit: NaN, windowMs: 10 })).to.throw(
         RangeError,
-        'limit must be an integer >= 1, got NaN',
+        'limit must be an integer >= 1 and <= 2147483647, got NaN',
       );
       expect(make({ limit: 5, windowMs: NaN })).to.throw(RangeError, 'windowMs');
       expect(make({ limit: 5, windowMs: 10, maxQueue: 10 })).to.throw(
@@ -106,6 +106,36 @@ describe('rateLimit', () => {
       expect(make({ limiter: {} })).to.throw(TypeError, 'limiter.tryAcquire must be a function');
       expect(make({ limiter: null })).to.throw(TypeError, 'limiter');
       expect(make({})).to.throw(TypeError, 'limit');
+    });
+
+    it('bounds limit and windowMs to 2^31 - 1 at creation, naming the option and value', () => {
+      expect(make({ limit: 2 ** 53, windowMs: 10 })).to.throw(
+        RangeError,
+        'limit must be an integer >= 1 and <= 2147483647, got 9007199254740992',
+      );
+      expect(make({ limit: 5, windowMs: 2 ** 31 })).to.throw(
+        RangeError,
+        'windowMs must be a finite number > 0 and <= 2147483647, got 2147483648',
+      );
+    });
+
+    it('rejects unknown option keys, naming the key', () => {
+      expect(make({ limit: 5, windowMs: 10, overfow: 'queue' })).to.throw(
+        TypeError,
+        'rateLimit config has an unknown option "overfow"',
+      );
+    });
+
+    it('a subscription costs the same whatever the limit (no ring of limit slots up front)', () => {
+      const limited = rateLimit<number>({ limit: 2 ** 31 - 1, windowMs: 1_000 });
+      const started = performance.now();
+      let emitted = 0;
+      for (let i = 0; i < 1_000; i++) {
+        new Observable<number>((s) => s.next(i)).pipe(limited).subscribe(() => emitted++);
+      }
+      expect(emitted).to.equal(1_000);
+      // Subscribing once froze the event loop for 43 s at this limit.
+      expect(performance.now() - started).to.be.below(500);
     });
   });
 
