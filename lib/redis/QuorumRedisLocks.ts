@@ -12,7 +12,7 @@ import { validateMs } from '../internal/validate.js';
 import type { LockLease } from '../lock/LockBackend.js';
 import { luaScript, ScriptRunner } from './ScriptRunner.js';
 import type { RedisLocksSettings } from './SingleRedisLocks.js';
-import { driftMs, MIN_TTL_MS, TimedLease } from './TimedLease.js';
+import { MIN_TTL_MS, TimedLease } from './TimedLease.js';
 import { WaitLoop } from './WaitLoop.js';
 import { WakeHub } from './WakeHub.js';
 
@@ -358,10 +358,10 @@ export class QuorumRedisLocks {
     const taken = votes.yes.length >= this.majority;
     if (taken) {
       const fence = await this.ratchet(keys, token, votes.yes);
-      if (fence !== undefined && this.scheduler.now() < sentAt + ttlMs - driftMs(ttlMs)) {
-        const lease = new QuorumLease(this, key, keys, token, id, fence, ttlMs, sentAt);
-        return { kind: 'acquired', lease };
-      }
+      const lease =
+        fence === undefined ? undefined : new QuorumLease(this, key, keys, token, id, fence, ttlMs);
+      // A majority that answered past the proof's validity (a pause) proves nothing: undo, retry.
+      if (lease?.confirm(sentAt, ttlMs)) return { kind: 'acquired', lease };
     }
     this.undo(keys, token, id, votes);
     return taken ? { kind: 'retry' } : this.classify(votes);
@@ -514,9 +514,8 @@ class QuorumLease extends TimedLease {
     private readonly waiterId: string,
     fence: bigint,
     ttlMs: number,
-    sentAt: number,
   ) {
-    super(key, fence, ttlMs, sentAt + ttlMs - driftMs(ttlMs), locks.scheduler);
+    super(key, fence, ttlMs, locks.scheduler);
   }
 
   async extend(ttlMs: number = this.ttlMs): Promise<void> {
@@ -533,9 +532,10 @@ class QuorumLease extends TimedLease {
       this.lose('the key no longer holds this lease on a majority of servers');
       throw this.endedError();
     }
-    if (!this.prolong(ttlMs, sentAt)) {
+    if (!this.confirm(sentAt, ttlMs)) {
       throw new BackendUnavailableError('redis', 'the extend was confirmed past its own validity');
     }
+    this.ttlMs = ttlMs;
   }
 
   protected async doRelease(): Promise<void> {

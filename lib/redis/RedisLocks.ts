@@ -48,7 +48,10 @@ export interface RedisLocksConfig {
  *   unless released first, so a waiter that died while queued blocks the lock only that long. A
  *   waiter re-checks every `recheckMs`, so a lost message or an expired holder never strands it.
  * - Extend is compare-and-pexpire. A lease is valid until (time the acquire/extend was SENT) +
- *   ttl − drift; past that without a confirmed extend its `lost$` errors with `LockLostError`.
+ *   ttl − drift allowance (1 % of ttl + 2 ms, `LeaseValidity`); past that without a confirmed
+ *   extend its `lost$` errors with `LockLostError`. An acquire whose reply comes past that point
+ *   (a server pause) makes no lease: a waiter passes the key on and keeps waiting, a single try
+ *   rejects `LockTimeoutError`.
  * - Key layout: the token is the string value of `prefix + key`, as redlock and redsync store it,
  *   so with `prefix: ''` such a client on the same key excludes and is excluded (it may take a
  *   free lock ahead of our queue; our waiters notice its release on their re-check).

@@ -11,7 +11,7 @@ import { scheduleOnce } from '../internal/scheduler.js';
 import { validateMs } from '../internal/validate.js';
 import type { LockLease } from '../lock/LockBackend.js';
 import { luaScript, ScriptRunner } from './ScriptRunner.js';
-import { driftMs, MIN_TTL_MS, TimedLease } from './TimedLease.js';
+import { MIN_TTL_MS, TimedLease } from './TimedLease.js';
 import { WaitLoop } from './WaitLoop.js';
 import { WakeHub } from './WakeHub.js';
 
@@ -201,10 +201,9 @@ class RedisLease extends TimedLease {
     private readonly token: string,
     fence: bigint,
     ttlMs: number,
-    validUntil: number,
     scheduler: SchedulerLike,
   ) {
-    super(key, fence, ttlMs, validUntil, scheduler);
+    super(key, fence, ttlMs, scheduler);
   }
 
   /**
@@ -239,9 +238,10 @@ class RedisLease extends TimedLease {
       this.lose('the key no longer holds this lease (expired or deleted)');
       throw this.endedError();
     }
-    if (!this.prolong(ttlMs, sentAt)) {
+    if (!this.confirm(sentAt, ttlMs)) {
       throw new BackendUnavailableError('redis', 'the extend was confirmed past its own validity');
     }
+    this.ttlMs = ttlMs;
   }
 
   protected async doRelease(): Promise<void> {
@@ -337,24 +337,29 @@ export class SingleRedisLocks {
     this.runner.run(SCRIPTS.leave, lockKeys.keys, [token]).catch(() => undefined);
   }
 
+  /**
+   * The lease for a confirmed acquire or hand-off, proven from `sentAt` for `provenTtlMs`; or
+   * undefined when that proof had run out before the reply came (a server pause): the key then
+   * holds our token at best until it expires, which no holder may count on.
+   */
   private lease(
     key: string,
     lockKeys: LockKeys,
     token: string,
     fence: number,
     ttlMs: number,
-    validUntil: number,
-  ): RedisLease {
-    return new RedisLease(
+    proof: { sentAt: number; provenTtlMs: number },
+  ): RedisLease | undefined {
+    const lease = new RedisLease(
       this.runner,
       key,
       lockKeys,
       token,
       BigInt(fence),
       ttlMs,
-      validUntil,
       this.scheduler,
     );
+    return lease.confirm(proof.sentAt, proof.provenTtlMs) ? lease : undefined;
   }
 
   async acquire(
@@ -376,12 +381,18 @@ export class SingleRedisLocks {
       early?.stop();
       throw e;
     }
-    if (fence > 0) {
+    const lease =
+      fence > 0
+        ? this.lease(key, lockKeys, token, fence, ttlMs, { sentAt, provenTtlMs: ttlMs })
+        : undefined;
+    if (lease !== undefined) {
       early?.stop();
-      return this.lease(key, lockKeys, token, fence, ttlMs, sentAt + ttlMs - driftMs(ttlMs));
+      return lease;
     }
+    // Taken but confirmed too late: pass the key on (it is not ours to count on) and wait on.
+    if (fence > 0) this.leave(lockKeys, token);
     if (mode === 'try') throw new LockTimeoutError(key, 0);
-    return this.wait(key, lockKeys, token, ttlMs, waitMs, signal, early, sentAt);
+    return this.wait(key, lockKeys, token, ttlMs, waitMs, signal, early, sentAt, fence > 0);
   }
 
   /**
@@ -421,6 +432,7 @@ export class SingleRedisLocks {
     signal: AbortSignal | undefined,
     early: EarlyListener | undefined,
     firstSentAt: number,
+    retryNow: boolean,
   ): Promise<LockLease> {
     return new Promise<LockLease>((resolve, reject) => {
       let stopListening = () => {};
@@ -437,12 +449,15 @@ export class SingleRedisLocks {
             const sentAt = this.scheduler.now();
             const fence = await this.attempt(lockKeys, token, ttlMs, 'wait');
             if (loop.finished) return; // the hand-off message came first, or the wait ended
-            if (fence > 0) {
-              const validUntil = sentAt + ttlMs - driftMs(ttlMs);
-              loop.succeed(this.lease(key, lockKeys, token, fence, ttlMs, validUntil));
-            } else if (fence === 0) queuedSince = Math.max(queuedSince, sentAt);
+            const proof = { sentAt, provenTtlMs: ttlMs };
+            const lease =
+              fence > 0 ? this.lease(key, lockKeys, token, fence, ttlMs, proof) : undefined;
+            if (lease !== undefined) loop.succeed(lease);
+            else if (fence === 0) queuedSince = Math.max(queuedSince, sentAt);
             else {
-              this.leave(lockKeys, token); // ours, but its fence is gone: pass it on, queue again
+              // Ours, but confirmed past its validity (a server pause) or its fence is gone:
+              // pass it on and queue again.
+              this.leave(lockKeys, token);
               loop.run();
             }
           },
@@ -456,6 +471,7 @@ export class SingleRedisLocks {
         reject,
       );
       loop.start();
+      if (retryNow) loop.run();
       /**
        * The release set the key to our token with PX min(ttl, entry lifetime) after our latest
        * "queued" reply, so the lease is valid at least until `queuedSince` + that. Take it at once
@@ -465,14 +481,14 @@ export class SingleRedisLocks {
       const onHandOff = (fence: number) => {
         if (loop.finished) return;
         const grantMs = Math.min(ttlMs, this.recheckMs * 3);
-        const validUntil = queuedSince + grantMs - driftMs(grantMs);
-        if (validUntil - this.scheduler.now() < grantMs / 2) {
+        const proof = { sentAt: queuedSince, provenTtlMs: grantMs };
+        const lease = this.lease(key, lockKeys, token, fence, ttlMs, proof);
+        if (lease === undefined || lease.remainingMs < grantMs / 2) {
           loop.run();
           return;
         }
-        const lease = this.lease(key, lockKeys, token, fence, ttlMs, validUntil);
         loop.succeed(lease);
-        if (grantMs < ttlMs) lease.claimLater((validUntil - this.scheduler.now()) / 2);
+        if (grantMs < ttlMs) lease.claimLater(lease.remainingMs / 2);
       };
 
       if (early) {

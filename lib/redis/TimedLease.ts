@@ -1,6 +1,6 @@
-import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, type SchedulerLike } from 'rxjs';
 import { LockLostError } from '../errors.js';
-import { scheduleOnce } from '../internal/scheduler.js';
+import { LeaseValidity } from '../internal/LeaseValidity.js';
 import { LeaseEnd } from '../lock/LeaseEnd.js';
 import type { LockLease } from '../lock/LockBackend.js';
 
@@ -10,39 +10,56 @@ import type { LockLease } from '../lock/LockBackend.js';
  */
 export const MIN_TTL_MS = 10;
 
-/** Client clock drift allowance, as Redlock: 1% of the TTL plus 2 ms. */
-export const driftMs = (ttlMs: number): number => Math.floor(ttlMs * 0.01) + 2;
-
 /**
- * The validity half of a Redis lease: valid until (time the acquire/extend was SENT) + ttl −
- * drift. The expiry timer runs only once someone subscribes to `lost$` (lock$ does); until then
- * extend and release check the clock themselves, so a lease nobody watches costs no timer.
- * Subclasses send the extend and release calls. Internal.
+ * The validity half of a Redis lease. Whether it still holds is decided by {@link LeaseValidity}
+ * alone (send time of the last confirmed acquire/extend + ttl − drift allowance), so single and
+ * quorum mode, and every lease, agree. A new lease proves nothing until {@link confirm} accepts a
+ * proof: a reply that came too late (a server pause) never makes a lease. The expiry timer runs
+ * only once someone subscribes to `lost$` (lock$ does); until then extend and release read the
+ * clock themselves, so a lease nobody watches costs no timer. Subclasses send the extend and
+ * release calls. Internal.
  *
  * @example
  * class MyLease extends TimedLease {
- *   async extend(ttlMs = this.ttlMs) { this.assertHeld(); const sentAt = ...; this.prolong(ttlMs, sentAt); }
+ *   async extend(ttlMs = this.ttlMs) { this.assertHeld(); const sentAt = ...; this.confirm(sentAt, ttlMs); }
  *   protected async doRelease() { ...; this.finish(); }
  * }
+ * const lease = new MyLease(...);
+ * if (!lease.confirm(sentAt, ttlMs)) undo(); // the acquire's reply came past its validity
  */
 export abstract class TimedLease implements LockLease {
   protected readonly end = new LeaseEnd();
+  private readonly validity: LeaseValidity;
   readonly lost$ = new Observable<never>((subscriber) => {
-    this.expireIfDue();
-    if (this.end.held && this.expiry === undefined) this.scheduleExpiry();
+    if (this.end.held && this.validity.isValid()) this.validity.arm();
     return this.end.lost$.subscribe(subscriber);
   });
-  private expiry: Subscription | undefined;
   private releasing: Promise<void> | undefined;
 
   constructor(
     readonly key: string,
     readonly fence: bigint,
     public ttlMs: number,
-    /** Until when the lease is proven valid: for an acquire, its send time + ttl − drift. */
-    private validUntil: number,
     protected readonly scheduler: SchedulerLike,
-  ) {}
+  ) {
+    this.validity = new LeaseValidity(scheduler, () =>
+      this.lose('TTL passed without a confirmed extend'),
+    );
+  }
+
+  /** Milliseconds of proven validity left now. @internal */
+  get remainingMs(): number {
+    return this.validity.remainingMs;
+  }
+
+  /**
+   * Records a request sent at `sentAt` that the server confirmed with `provenTtlMs` (acquire,
+   * hand-off, extend). Returns false, changing nothing, if that proof has already run out or the
+   * lease has ended. @internal
+   */
+  confirm(sentAt: number, provenTtlMs: number): boolean {
+    return this.end.held && this.validity.confirm(sentAt, provenTtlMs);
+  }
 
   abstract extend(ttlMs?: number): Promise<void>;
 
@@ -60,26 +77,14 @@ export abstract class TimedLease implements LockLease {
     if (!this.end.held) throw this.endedError();
   }
 
-  /**
-   * Records an extend to `ttlMs` sent at `sentAt` and confirmed now. Returns false (and changes
-   * nothing) if its own validity has already passed.
-   */
-  protected prolong(ttlMs: number, sentAt: number): boolean {
-    const validUntil = sentAt + ttlMs - driftMs(ttlMs);
-    if (validUntil <= this.scheduler.now()) return false;
-    this.ttlMs = ttlMs;
-    this.validUntil = Math.max(this.validUntil, validUntil);
-    if (this.expiry) this.scheduleExpiry();
-    return true;
-  }
-
   protected finish(): void {
-    this.expiry?.unsubscribe();
+    this.validity.disarm();
     this.end.release();
   }
 
   protected lose(reason: string): void {
-    this.expiry?.unsubscribe();
+    if (!this.end.held) return; // a released lease cannot be lost any more
+    this.validity.disarm();
     this.end.lose(new LockLostError(this.key, `lock "${this.key}" was lost: ${reason}`));
   }
 
@@ -87,18 +92,8 @@ export abstract class TimedLease implements LockLease {
     return this.end.lostError ?? new LockLostError(this.key, `lock "${this.key}" was released`);
   }
 
+  /** Reads the clock: a lease past its validity is lost now (LeaseValidity calls `lose`). */
   protected expireIfDue(): void {
-    if (this.end.held && this.scheduler.now() >= this.validUntil) {
-      this.lose('TTL passed without a confirmed extend');
-    }
-  }
-
-  private scheduleExpiry(): void {
-    this.expiry?.unsubscribe();
-    this.expiry = scheduleOnce(this.scheduler, this.validUntil - this.scheduler.now(), () => {
-      if (this.scheduler.now() >= this.validUntil) {
-        this.lose('TTL passed without a confirmed extend');
-      } else this.scheduleExpiry();
-    });
+    if (this.end.held) this.validity.isValid();
   }
 }
