@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Real servers for tests, demos and benchmarks: Debian's redis-server, etcd and chromium.
-#   services.sh ensure          install what is missing (apt-get, as root), or print the command
+#   services.sh ensure          install what is missing (apt-get, as root), or print the command;
+#                               also nftables and iproute2 for the partition chaos spec (optional:
+#                               without them, or without root or apt, that spec skips)
 #   services.sh start [DIR]     start redis-server and etcd on free loopback ports; prints env lines
 #   services.sh stop [DIR]      stop what `start` started, by PID
 set -euo pipefail
@@ -17,12 +19,32 @@ missing() {
   echo "${out[@]:-}"
 }
 
+# Optional tools of spec/chaos/partition.spec.ts (network namespaces, nftables DROP rules).
+# Best effort and idempotent: never fails `ensure`.
+ensure_partition_tools() {
+  local need=()
+  command -v nft >/dev/null || need+=(nftables)
+  command -v ip >/dev/null || need+=(iproute2)
+  [ ${#need[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "services: ${need[*]} missing (partition chaos spec will skip); as root: apt-get install -y ${need[*]}" >&2
+    return 0
+  fi
+  echo "services: installing ${need[*]} (partition chaos spec)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; } ||
+    echo "services: could not install ${need[*]} (partition chaos spec will skip)" >&2
+  return 0
+}
+
 free_port() {
   node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
 case "${1:-}" in
   ensure)
+    ensure_partition_tools
     need="$(missing)"
     if [ -z "$need" ]; then echo "services: redis-server, etcd, etcdctl and chromium are installed"; exit 0; fi
     cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $PACKAGES"
