@@ -51,8 +51,8 @@ class RoundOver extends Error {}
  * `observe` never trusts event order: after every watch event it re-reads the prefix sorted by
  * create revision (limit 1), at that event's revision or later, so a batch of events never names
  * the wrong leader and "no leader" is reported as `null`. A campaign reports `isLeader: false`
- * as soon as its session is lost (no keepalive confirmed within the TTL counted from its SEND
- * time) or its key is deleted, then campaigns again with a new lease and a higher term.
+ * as soon as its session is lost (no keepalive confirmed within the TTL less the drift
+ * allowance, counted from its SEND time: {@link EtcdSession}'s rule) or its key is deleted, then campaigns again with a new lease and a higher term.
  *
  * Build the client with a short `dialTimeout` and several `hosts` for fast failover; unary calls
  * get `callTimeoutMs` deadlines, watch and keepalive streams none.
@@ -133,7 +133,7 @@ export class EtcdElection implements ElectionBackend {
         const roundOver = new AbortController();
         const onStop = () => roundOver.abort();
         stop.signal.addEventListener('abort', onStop);
-        // Lease loss is judged by the session from keepalive SEND time: report it at once.
+        // Lease loss is judged by the session alone (LeaseValidity): report it at once.
         const lost = s.lost$.subscribe({ error: () => (lose(), roundOver.abort()) });
         try {
           key = `${pfx}${s.leaseIdHex}`;
@@ -166,9 +166,8 @@ export class EtcdElection implements ElectionBackend {
               signal: roundOver.signal,
             });
           }
-          // Its expiry timer may not have run yet (a busy event loop): check the time as well.
-          const expired = this.scheduler.now() >= s.expiresAt;
-          if (s.state !== 'alive' || expired || roundOver.signal.aborted) throw new RoundOver();
+          // `state` reads the clock (LeaseValidity), even if the expiry timer has not run yet.
+          if (s.state !== 'alive' || roundOver.signal.aborted) throw new RoundOver();
           leading = true;
           term = BigInt(myRev);
           emit();

@@ -99,7 +99,8 @@ class EtcdLease implements LockLease {
    * back is noticed within that).
    */
   async extend(): Promise<void> {
-    if (!this.end.held) throw this.endedError();
+    // Reading the session's state applies the lease rule now: a run-out lease is lost here.
+    if (this.session.state !== 'alive' || !this.end.held) throw this.endedError();
     const [alive, present] = await Promise.allSettled([
       this.session.keepAliveOnce(),
       this.locks.ownKeyPresent(this.etcdKey, this.fence),
@@ -165,7 +166,8 @@ class EtcdLease implements LockLease {
  * uncontended acquire is one txn and a release one delete. Locks of one instance on the same
  * key queue locally first (FIFO), because they share the lease and hence the etcd key.
  * `ttlMs` of acquire options is ignored: the session's `ttlSeconds` applies, and a lease is lost
- * when the session is (keepalive not confirmed within the TTL, measured from when it was sent)
+ * when the session is (no keepalive confirmed within the TTL less the drift allowance, counted
+ * from when it was sent: {@link EtcdSession}'s rule)
  * or, noticed at the next `extend` (`lock$`: every TTL/3), when its key was deleted.
  *
  * Failover: unary calls carry a deadline (`callTimeoutMs`) and fail with
@@ -352,7 +354,12 @@ export class EtcdLocks implements LockBackend {
       res.succeeded ? res.header.revision : res.responses[0].response_range.kvs[0].create_revision,
     );
     const first: IKeyValue | undefined = res.responses[1].response_range.kvs[0];
-    const lease = () => new EtcdLease(this, key, etcdKey, myRev, session, freeLocal);
+    const lease = () => {
+      // The txn put our key with the lease, yet proves no more time on it: the session decides.
+      if (session.state !== 'alive')
+        throw new SessionExpiredError(`lock "${key}": session expired while acquiring`);
+      return new EtcdLease(this, key, etcdKey, myRev, session, freeLocal);
+    };
     if (first === undefined || BigInt(first.create_revision) === myRev) return lease();
 
     if (remainingMs === 0) {

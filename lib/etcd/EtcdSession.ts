@@ -6,6 +6,7 @@ import type {
 } from 'etcd3';
 import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import { BackendUnavailableError, SessionExpiredError } from '../errors.js';
+import { driftAllowanceMs, LeaseValidity } from '../internal/LeaseValidity.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
 import { validateInteger, validateObject } from '../internal/validate.js';
 import {
@@ -45,10 +46,13 @@ const REOPEN_DELAY_MS = 100;
  * {@link close} revokes it. Everything a session owns (lock keys, election keys) is put with its
  * lease, so etcd deletes it when the session dies.
  *
- * Validity is judged conservatively: each keepalive answered with TTL `t` proves the lease alive
- * until (time the keepalive was SENT) + `t`. When that moment passes with no newer proof, or etcd
- * answers that the lease is gone, the session is lost: {@link lost$} errors with
- * `SessionExpiredError`, {@link done} resolves and the keepalive stops.
+ * Validity is judged by the one lease rule of this package ({@link LeaseValidity}): each
+ * keepalive answered with TTL `t` proves the lease alive until (time the keepalive was SENT) + `t`
+ * − {@link driftAllowanceMs}(`t`) (1 % + 2 ms, for a local clock up to 1 % slow or timers firing
+ * early), and an answer that arrives after that moment proves nothing. When that moment passes
+ * with no newer proof (checked by a timer and by every {@link state} read), or etcd answers that
+ * the lease is gone, the session is lost: {@link lost$} errors with `SessionExpiredError`,
+ * {@link done} resolves and the keepalive stops.
  *
  * ```
  * keepalive:  k----k----k----k-----------x   (x: no confirmed keepalive for TTL)
@@ -79,7 +83,7 @@ export class EtcdSession {
   readonly done: Promise<void>;
 
   private currentState: EtcdSessionState = 'alive';
-  private validUntil: number;
+  private readonly validity: LeaseValidity;
   private lostError: SessionExpiredError | undefined;
   private readonly lostSubject = new Subject<never>();
   private resolveDone!: () => void;
@@ -89,7 +93,6 @@ export class EtcdSession {
   /** `keepAliveOnce` callers waiting for the stream to (re)open. */
   private waitingForStream: ((error?: Error) => void)[] = [];
   private tick: Subscription | undefined;
-  private expiry: Subscription | undefined;
   private reopen: Subscription | undefined;
   private closing: Promise<void> | undefined;
 
@@ -116,22 +119,30 @@ export class EtcdSession {
     } catch (e) {
       throw toEtcdError(e, 'lease grant');
     }
-    const ttl = Number(granted.TTL);
-    return new EtcdSession(client, granted.ID, ttl, sentAt + ttl * 1000, callTimeoutMs, scheduler);
+    const session = new EtcdSession(client, granted, sentAt, callTimeoutMs, scheduler);
+    if (session.state !== 'alive') {
+      // The grant was answered after its own validity ended (a long pause): nothing is proven.
+      await client.leaseClient
+        .leaseRevoke({ ID: granted.ID }, unaryDeadline(callTimeoutMs))
+        .catch(() => undefined);
+      throw session.endedError();
+    }
+    return session;
   }
 
   private constructor(
     private readonly client: Namespace,
-    leaseId: string,
-    ttlSeconds: number,
-    validUntil: number,
+    granted: { ID: string; TTL: string },
+    grantSentAt: number,
     private readonly callTimeoutMs: number,
     private readonly scheduler: SchedulerLike,
   ) {
-    this.leaseId = leaseId;
-    this.leaseIdHex = BigInt(leaseId).toString(16);
-    this.ttlSeconds = ttlSeconds;
-    this.validUntil = validUntil;
+    this.leaseId = granted.ID;
+    this.leaseIdHex = BigInt(granted.ID).toString(16);
+    this.ttlSeconds = Number(granted.TTL);
+    this.validity = new LeaseValidity(scheduler, () =>
+      this.lose(`no keepalive confirmed within the TTL less ${driftAllowanceMs(this.ttlMs)} ms`),
+    );
     this.done = new Promise<void>((resolve) => (this.resolveDone = resolve));
     this.lost$ = new Observable<never>((subscriber) => {
       if (this.currentState === 'lost') subscriber.error(this.lostError);
@@ -139,19 +150,31 @@ export class EtcdSession {
       else return this.lostSubject.subscribe(subscriber);
       return undefined;
     });
-    this.scheduleExpiry();
+    this.validity.confirm(grantSentAt, this.ttlMs);
+    this.validity.arm();
     this.scheduleTick();
     this.openStream();
   }
 
-  /** Where the session stands now. */
+  /**
+   * Where the session stands now. Reads the clock: a session whose proven validity ran out is
+   * lost here and now, even if its expiry timer has not run yet (a busy event loop).
+   */
   get state(): EtcdSessionState {
+    if (this.currentState === 'alive') this.validity.isValid();
     return this.currentState;
   }
 
-  /** Scheduler time (ms) until which the lease is proven alive by the last confirmed keepalive. */
+  /**
+   * Scheduler time (ms) until which the lease is proven alive by the last confirmed keepalive:
+   * its send time + TTL − the drift allowance.
+   */
   get expiresAt(): number {
-    return this.validUntil;
+    return this.validity.validUntil;
+  }
+
+  private get ttlMs(): number {
+    return this.ttlSeconds * 1000;
   }
 
   /**
@@ -160,7 +183,7 @@ export class EtcdSession {
    * keepalive stream breaks or no answer comes within `callTimeoutMs`.
    */
   keepAliveOnce(): Promise<void> {
-    if (this.currentState !== 'alive') return Promise.reject(this.endedError());
+    if (this.state !== 'alive') return Promise.reject(this.endedError());
     return new Promise<void>((resolve, reject) => {
       const timer = scheduleOnce(this.scheduler, this.callTimeoutMs, () =>
         settle(new BackendUnavailableError('etcd', 'etcd keepalive not answered in time')),
@@ -223,7 +246,7 @@ export class EtcdSession {
     }
     this.currentState = state;
     this.tick?.unsubscribe();
-    this.expiry?.unsubscribe();
+    this.validity.disarm();
     this.reopen?.unsubscribe();
     const stream = this.stream;
     this.stream = undefined;
@@ -245,14 +268,6 @@ export class EtcdSession {
       if (this.stream) this.send();
       else this.openStream();
       this.scheduleTick();
-    });
-  }
-
-  private scheduleExpiry(): void {
-    this.expiry?.unsubscribe();
-    this.expiry = scheduleOnce(this.scheduler, this.validUntil - this.scheduler.now(), () => {
-      if (this.scheduler.now() >= this.validUntil) this.lose('no keepalive confirmed within TTL');
-      else this.scheduleExpiry();
     });
   }
 
@@ -303,11 +318,11 @@ export class EtcdSession {
       keepalive?.settle?.(this.endedError());
       return;
     }
-    if (keepalive) {
-      this.validUntil = Math.max(this.validUntil, keepalive.sentAt + ttl * 1000);
-      this.scheduleExpiry();
-      keepalive.settle?.();
-    }
+    if (keepalive === undefined) return;
+    if (this.validity.confirm(keepalive.sentAt, ttl * 1000)) return keepalive.settle?.();
+    // Answered after the proof it carries ran out, so the older ones have too: lost.
+    this.validity.isValid();
+    keepalive.settle?.(this.endedError());
   }
 
   private broken(stream: KeepAliveStream): void {
