@@ -160,7 +160,7 @@ describe('circuitBreaker (marbles)', () => {
   });
 
   it('time window: opens on failureRate once minimumCalls are in the window', () => {
-    scheduler.run(({ cold, hot, expectObservable }) => {
+    scheduler.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const b = breaker({
         window: { type: 'time', ms: 10, buckets: 5 },
         failureRate: 0.5,
@@ -169,10 +169,24 @@ describe('circuitBreaker (marbles)', () => {
       });
       const f = cold('#');
       const s = cold('a|');
-      // 3 failures: below minimumCalls; the 4th call (success) makes 3/4 ≥ 0.5 but a success
-      // never opens; the next failure (4/5) opens; the last call is refused.
+      // 3 failures: below minimumCalls; the 4th call (a success) brings the window to
+      // minimumCalls at 3/4 >= 0.5: the rate is checked after every outcome, so it opens.
       const starts = hot('fffs-f-s', { f: 'f', s: 's' });
-      expectObservable(run(b, starts, { f, s })).toBe('FFFa-F-R');
+      expectObservable(run(b, starts, { f, s })).toBe('FFFa-R-R');
+      expectSubscriptions(f.subscriptions).toBe(['(^!)', '-(^!)', '--(^!)']);
+      expectSubscriptions(s.subscriptions).toBe('---^!');
+    });
+  });
+
+  it('count window: F F F S S at rate 0.5 opens at the second S, as resilience4j', () => {
+    scheduler.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const b = breaker({ window: { type: 'count', size: 5 }, failureRate: 0.5, openMs: 100 });
+      const f = cold('#');
+      const s = cold('a|');
+      const starts = hot('fffss-sf', { f: 'f', s: 's' });
+      expectObservable(run(b, starts, { f, s })).toBe('FFFaa-RR');
+      expectSubscriptions(f.subscriptions).toBe(['(^!)', '-(^!)', '--(^!)']);
+      expectSubscriptions(s.subscriptions).toBe(['---^!', '----^!']);
     });
   });
 

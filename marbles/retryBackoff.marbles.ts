@@ -173,6 +173,14 @@ describe('retryBackoff (marbles)', () => {
     expect(() => retryBackoff({ ...ok, scheduler: {} as never })).to.throw(TypeError, /scheduler/);
     expect(() => retryBackoff(undefined as never)).to.throw(TypeError, /maxRetries/);
     expect(() => retryBackoff({ ...ok, maxRetries: Infinity })).not.to.throw();
+    expect(() => retryBackoff({ ...ok, maxMs: 2 ** 31 })).to.throw(
+      RangeError,
+      /maxMs must be a finite number >= \d+ and <= 2147483647, got 2147483648/,
+    );
+    expect(() => retryBackoff({ ...ok, maxRetry: 3 } as never)).to.throw(
+      TypeError,
+      'retryBackoff config has an unknown option "maxRetry"',
+    );
   });
 });
 

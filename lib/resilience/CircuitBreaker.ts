@@ -1,61 +1,23 @@
 import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import { BrokenCircuitError } from '../errors.js';
-import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
+import { scheduleOnce } from '../internal/scheduler.js';
+import { MAX_TIMER_MS } from '../internal/validate.js';
 import {
-  validateFunction,
-  validateInteger,
-  validateNumber,
-  validateObject,
-  validateOneOf,
-} from '../internal/validate.js';
+  resolveBreakerConfig,
+  validateOpenDuration,
+  type CircuitBreakerConfig,
+  type CircuitBreakerSnapshot,
+} from './circuitBreakerConfig.js';
 import { CountWindow, TimeWindow, type OutcomeWindow } from './windows.js';
+
+export type {
+  CircuitBreakerConfig,
+  CircuitBreakerSnapshot,
+  CircuitWindow,
+} from './circuitBreakerConfig.js';
 
 /** The three states of a circuit. An isolated circuit reports `'open'`. */
 export type CircuitState = 'closed' | 'open' | 'half-open';
-
-/** The failure-rate window: the last `size` calls, or the last `ms` milliseconds. */
-export type CircuitWindow =
-  { type: 'count'; size: number } | { type: 'time'; ms: number; buckets: number };
-
-/**
- * A breaker's persistent state from {@link CircuitBreaker.toJSON}, accepted back as
- * `initialState` (e.g. to survive a restart). Times are `scheduler.now()` values.
- */
-export type CircuitBreakerSnapshot =
-  | { state: 'closed' }
-  | { state: 'open'; openings: number; halfOpenAt: number }
-  | { state: 'half-open'; openings: number };
-
-/** Options of {@link CircuitBreaker}; every one is validated when the breaker is created. */
-export interface CircuitBreakerConfig {
-  /** Consecutive failures that open the circuit. Default 5 when no `window` is given. */
-  failureThreshold?: number;
-  /** Opens on a failure rate over this window (may be combined with `failureThreshold`). */
-  window?: CircuitWindow;
-  /** Failure fraction in (0, 1] over the window that opens the circuit. Default 0.5. */
-  failureRate?: number;
-  /** Calls the window must hold before the rate counts. Default: count size, or 10. */
-  minimumCalls?: number;
-  /** How long the circuit stays open: ms, or a backoff of the consecutive opening (1, 2, …). Default 10 000. */
-  openMs?: number | ((openings: number) => number);
-  /** Trial calls admitted at once while half-open; the rest are refused at once. Default 1. */
-  halfOpenMaxCalls?: number;
-  /** Successful trials that close the circuit. Default 1. */
-  successThreshold?: number;
-  /** Half-open lasts at most this long after its first trial; then it opens again. Default Infinity. */
-  halfOpenMaxMs?: number;
-  /**
-   * A success that took this long or longer counts as a failure (toward failureThreshold, the
-   * window's rate, and as a failed trial); the caller still gets its value.
-   */
-  slowCallMs?: number;
-  /** Which errors count. `false` → the call counts as neither failure nor success. Default: all. */
-  isFailure?: (error: unknown) => boolean;
-  /** Restores a {@link CircuitBreakerSnapshot}. */
-  initialState?: CircuitBreakerSnapshot;
-  /** Clock and timer. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
-}
 
 /** Counters since creation plus the current rule inputs. */
 export interface CircuitBreakerStats {
@@ -69,7 +31,11 @@ export interface CircuitBreakerStats {
   ignored: number;
   cancelled: number;
   consecutiveFailures: number;
-  /** Calls and failures in the rate window now (0 without a window). */
+  /**
+   * Calls and failures in the rate window now (0 without a window). While open: those of the
+   * window when the circuit opened from closed (kept through re-openings after failed trials),
+   * so the numbers that tripped it stay visible; 0 when `isolate()` opened it.
+   */
   windowCalls: number;
   windowFailures: number;
   /** Consecutive openings without closing in between. */
@@ -89,6 +55,12 @@ type Internal =
   | { readonly kind: 'open'; readonly halfOpenAt: number }
   | { readonly kind: 'half-open'; trials: number; successes: number; deadline: number }
   | { readonly kind: 'isolated' };
+
+interface WindowCounts {
+  readonly calls: number;
+  readonly failures: number;
+}
+const NO_CALLS: WindowCounts = { calls: 0, failures: 0 };
 
 const CLOSED: Internal = { kind: 'closed' };
 const ISOLATED: Internal = { kind: 'isolated' };
@@ -121,6 +93,8 @@ export class CircuitBreaker {
   private openings = 0;
   private consecutive = 0;
   private isolations = 0;
+  /** The window's counts when the circuit last opened from closed (reported while open). */
+  private openedBy: WindowCounts = NO_CALLS;
   private readonly window: OutcomeWindow | null;
   private readonly failureThreshold: number;
   private readonly failureRate: number;
@@ -152,42 +126,24 @@ export class CircuitBreaker {
   private settlers = this.settlersFor(0);
 
   constructor(config?: CircuitBreakerConfig) {
-    const c = validateObject('CircuitBreaker config', config);
-    this.scheduler = resolveScheduler(c.scheduler);
-    const window = c.window === undefined ? undefined : validateWindow(c.window);
-    this.failureThreshold =
-      c.failureThreshold !== undefined
-        ? validateInteger('failureThreshold', c.failureThreshold, 1)
-        : window
-          ? Number.POSITIVE_INFINITY
-          : 5;
-    if (!window && (c.failureRate !== undefined || c.minimumCalls !== undefined)) {
-      throw new TypeError('failureRate and minimumCalls need a window');
-    }
-    this.failureRate =
-      c.failureRate === undefined
-        ? 0.5
-        : validateNumber('failureRate', c.failureRate, { min: 0, max: 1, exclusiveMin: true });
-    const maxCalls = window?.type === 'count' ? window.size : Number.MAX_SAFE_INTEGER;
-    this.minimumCalls =
-      c.minimumCalls === undefined
-        ? window?.type === 'count'
-          ? window.size
-          : 10
-        : validateInteger('minimumCalls', c.minimumCalls, 1, { max: maxCalls });
+    const c = resolveBreakerConfig(config);
+    this.scheduler = c.scheduler;
+    this.failureThreshold = c.failureThreshold;
+    this.failureRate = c.failureRate;
+    this.minimumCalls = c.minimumCalls;
+    const window = c.window;
     this.window =
       window === undefined
         ? null
         : window.type === 'count'
           ? new CountWindow(window.size)
           : new TimeWindow(window.ms, window.buckets, this.scheduler);
-    this.openMs = validateOpenMs(c.openMs ?? 10_000);
-    this.halfOpenMaxCalls = validateInteger('halfOpenMaxCalls', c.halfOpenMaxCalls ?? 1, 1);
-    this.successThreshold = validateInteger('successThreshold', c.successThreshold ?? 1, 1);
-    this.halfOpenMaxMs = validateDuration('halfOpenMaxMs', c.halfOpenMaxMs);
-    this.slowCallMs = validateDuration('slowCallMs', c.slowCallMs);
-    this.isFailure =
-      c.isFailure === undefined ? () => true : validateFunction('isFailure', c.isFailure);
+    this.openMs = c.openMs;
+    this.halfOpenMaxCalls = c.halfOpenMaxCalls;
+    this.successThreshold = c.successThreshold;
+    this.halfOpenMaxMs = c.halfOpenMaxMs;
+    this.slowCallMs = c.slowCallMs;
+    this.isFailure = c.isFailure;
     if (c.initialState !== undefined) this.hydrate(c.initialState);
 
     this.state$ = new Observable<CircuitState>((subscriber) => {
@@ -286,13 +242,8 @@ export class CircuitBreaker {
     if (slow) counts.slowCalls++;
     if (permit !== this.gen) return;
     const s = this.s;
-    if (s.kind === 'closed') {
-      if (slow) this.failedWhileClosed();
-      else {
-        this.consecutive = 0;
-        this.window?.record(false);
-      }
-    } else if (s.kind === 'half-open') {
+    if (s.kind === 'closed') this.recordWhileClosed(slow);
+    else if (s.kind === 'half-open') {
       s.trials--;
       if (slow) this.open();
       else if (++s.successes >= this.successThreshold) this.close();
@@ -309,7 +260,7 @@ export class CircuitBreaker {
     this.counts.failures++;
     if (permit !== this.gen) return;
     const s = this.s;
-    if (s.kind === 'closed') this.failedWhileClosed();
+    if (s.kind === 'closed') this.recordWhileClosed(true);
     else if (s.kind === 'half-open') {
       s.trials--;
       this.open();
@@ -332,7 +283,10 @@ export class CircuitBreaker {
    * maintenance.dispose();
    */
   isolate(): IsolationHandle {
-    if (this.isolations++ === 0) this.enter(ISOLATED);
+    if (this.isolations++ === 0) {
+      if (this.s.kind === 'closed') this.openedBy = NO_CALLS; // opened by hand, not by a window
+      this.enter(ISOLATED);
+    }
     let disposed = false;
     return {
       dispose: () => {
@@ -355,12 +309,13 @@ export class CircuitBreaker {
     this.refresh();
     this.window?.settle();
     const s = this.s;
+    const frozen = s.kind === 'open' || s.kind === 'isolated';
     return {
       state: publicState(s),
       ...this.counts,
       consecutiveFailures: this.consecutive,
-      windowCalls: this.window?.calls ?? 0,
-      windowFailures: this.window?.failures ?? 0,
+      windowCalls: frozen ? this.openedBy.calls : (this.window?.calls ?? 0),
+      windowFailures: frozen ? this.openedBy.failures : (this.window?.failures ?? 0),
       openings: this.openings,
       trialsInFlight: s.kind === 'half-open' ? s.trials : 0,
       retryAfterMs: s.kind === 'open' ? Math.max(0, s.halfOpenAt - this.scheduler.now()) : 0,
@@ -414,10 +369,15 @@ export class CircuitBreaker {
     if (permit === this.gen && s.kind === 'half-open') s.trials--;
   }
 
-  private failedWhileClosed(): void {
-    this.consecutive++;
+  /**
+   * Records an outcome while closed and applies both rules after EVERY outcome, as resilience4j
+   * does: a success that brings the window to `minimumCalls` can open the circuit (F F F S S
+   * over a count window of 5 at rate 0.5 opens at the second S).
+   */
+  private recordWhileClosed(failed: boolean): void {
+    this.consecutive = failed ? this.consecutive + 1 : 0;
     const window = this.window;
-    window?.record(true);
+    window?.record(failed);
     if (
       this.consecutive >= this.failureThreshold ||
       (window !== null &&
@@ -447,15 +407,21 @@ export class CircuitBreaker {
   }
 
   private open(at = this.scheduler.now()): void {
-    const openMs = this.openMs(++this.openings);
-    validateNumber('openMs(openings)', openMs, { min: 0 });
+    const openMs = validateOpenDuration('openMs(openings)', this.openMs(++this.openings));
+    const window = this.window;
+    // Opening from closed: keep the window that tripped it for stats(); a re-opening after a
+    // failed trial keeps the one from before (the trials are not in the window).
+    if (window !== null && this.s.kind === 'closed') {
+      this.openedBy = { calls: window.calls, failures: window.failures };
+    }
     this.consecutive = 0;
-    this.window?.clear();
+    window?.clear();
     this.enter({ kind: 'open', halfOpenAt: at + openMs });
   }
 
   private close(): void {
     this.openings = 0;
+    this.openedBy = NO_CALLS;
     this.consecutive = 0;
     this.window?.clear();
     this.enter(CLOSED);
@@ -508,7 +474,10 @@ export class CircuitBreaker {
     const s = this.s;
     const at = s.kind === 'open' ? s.halfOpenAt : s.kind === 'half-open' ? s.deadline : Infinity;
     if (at === Number.POSITIVE_INFINITY) return;
-    this.timer = scheduleOnce(this.scheduler, at - this.scheduler.now(), () => {
+    // At most the longest timer: a longer one would fire at once; this one fires, finds time
+    // left (refresh does nothing) and re-arms.
+    const delay = Math.min(at - this.scheduler.now(), MAX_TIMER_MS);
+    this.timer = scheduleOnce(this.scheduler, delay, () => {
       this.timer = null;
       this.refresh();
       this.arm();
@@ -520,23 +489,15 @@ export class CircuitBreaker {
     this.timer = null;
   }
 
+  /** Restores a snapshot already checked by `resolveBreakerConfig`. */
   private hydrate(snapshot: CircuitBreakerSnapshot): void {
-    validateObject('initialState', snapshot);
-    const state = validateOneOf('initialState.state', snapshot.state, [
-      'closed',
-      'open',
-      'half-open',
-    ]);
     if (snapshot.state === 'closed') return;
-    this.openings = validateInteger('initialState.openings', snapshot.openings, 1);
+    this.openings = snapshot.openings;
     this.s =
       snapshot.state === 'open'
-        ? {
-            kind: 'open',
-            halfOpenAt: validateNumber('initialState.halfOpenAt', snapshot.halfOpenAt),
-          }
+        ? { kind: 'open', halfOpenAt: snapshot.halfOpenAt }
         : { kind: 'half-open', trials: 0, successes: 0, deadline: Infinity };
-    this.announced = state;
+    this.announced = snapshot.state;
   }
 }
 
@@ -545,33 +506,3 @@ export class CircuitBreaker {
 const rejected = async (error: unknown): Promise<never> => {
   throw error;
 };
-
-function validateWindow(value: CircuitWindow): CircuitWindow {
-  const w = validateObject('window', value);
-  const type = validateOneOf('window.type', w.type, ['count', 'time']);
-  if (type === 'count') {
-    return { type, size: validateInteger('window.size', (w as { size?: unknown }).size, 1) };
-  }
-  const { ms, buckets } = w as { ms?: unknown; buckets?: unknown };
-  return {
-    type,
-    ms: validateNumber('window.ms', ms, { min: 0, exclusiveMin: true }),
-    buckets: validateInteger('window.buckets', buckets, 1, { max: 10_000 }),
-  };
-}
-
-function validateOpenMs(value: unknown): (openings: number) => number {
-  if (typeof value === 'function') {
-    const backoff = value as (openings: number) => number;
-    validateNumber('openMs(1)', backoff(1), { min: 0 });
-    return backoff;
-  }
-  const ms = validateNumber('openMs', value, { min: 0 });
-  return () => ms;
-}
-
-/** A positive duration, or Infinity when absent. */
-function validateDuration(name: string, value: unknown): number {
-  if (value === undefined || value === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
-  return validateNumber(name, value, { min: 0, exclusiveMin: true });
-}

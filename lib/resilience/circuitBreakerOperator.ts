@@ -7,7 +7,7 @@ import {
   type Observer,
   type Subscriber,
 } from 'rxjs';
-import { validateFunction, validateObject, validateOneOf } from '../internal/validate.js';
+import { validateFunction, validateOneOf, validateOptions } from '../internal/validate.js';
 import { CircuitBreaker } from './CircuitBreaker.js';
 
 /** Options of the {@link circuitBreaker} operator. */
@@ -58,7 +58,7 @@ export function circuitBreaker<T>(
   if (!(breaker instanceof CircuitBreaker)) {
     throw new TypeError('circuitBreaker needs a CircuitBreaker instance');
   }
-  const c = validateObject('circuitBreaker config', config);
+  const c = validateOptions('circuitBreaker config', config, ['fallback', 'successOn']);
   const fallback =
     c.fallback === undefined
       ? null

@@ -12,20 +12,21 @@ import {
   validateFunction,
   validateInteger,
   validateNumber,
-  validateObject,
   validateOneOf,
+  validateOptions,
+  MAX_TIMER_MS,
 } from '../internal/validate.js';
 
 /** How the delay is randomised. `'full'` (the default) spreads retries best under contention. */
 export type Jitter = 'full' | 'equal' | 'decorrelated' | 'none';
 
-/** Options of {@link retryBackoff}; validated when the operator is created. */
+/** Options of {@link retryBackoff}; validated (unknown keys too) when the operator is created. */
 export interface RetryBackoffConfig {
   /** Retries after the first attempt (0 = none, Infinity = forever). */
   maxRetries: number;
   /** Delay before the first retry, before jitter. */
   initialMs: number;
-  /** Cap on every delay. */
+  /** Cap on every delay, at most 2^31 − 1 ms (the longest a timer can wait). */
   maxMs: number;
   /** Growth per retry (>= 1). Default 2. */
   factor?: number;
@@ -43,6 +44,18 @@ export interface RetryBackoffConfig {
   random?: () => number;
   scheduler?: SchedulerLike;
 }
+
+const CONFIG_KEYS = [
+  'maxRetries',
+  'initialMs',
+  'maxMs',
+  'factor',
+  'jitter',
+  'shouldRetry',
+  'resetOnSuccess',
+  'random',
+  'scheduler',
+] as const;
 
 /**
  * Resubscribes to the source after an error, waiting an exponentially growing, jittered delay;
@@ -63,10 +76,10 @@ export interface RetryBackoffConfig {
  * );
  */
 export function retryBackoff<T>(config: RetryBackoffConfig): MonoTypeOperatorFunction<T> {
-  const c = validateObject('retryBackoff config', config);
+  const c = validateOptions('retryBackoff config', config, CONFIG_KEYS);
   const maxRetries = validateInteger('maxRetries', c.maxRetries, 0, { allowInfinity: true });
   const initialMs = validateNumber('initialMs', c.initialMs, { min: 0 });
-  const maxMs = validateNumber('maxMs', c.maxMs, { min: initialMs });
+  const maxMs = validateNumber('maxMs', c.maxMs, { min: initialMs, max: MAX_TIMER_MS });
   const factor = validateNumber('factor', c.factor ?? 2, { min: 1 });
   const jitter = validateOneOf<Jitter>('jitter', c.jitter ?? 'full', [
     'full',

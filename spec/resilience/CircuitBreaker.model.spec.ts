@@ -52,6 +52,7 @@ class Model {
   successes = 0;
   deadline = Infinity;
   samples: { t: number; failed: boolean }[] = [];
+  openedBy = { calls: 0, failures: 0 };
 
   constructor(
     private readonly c: ModelConfig,
@@ -84,13 +85,8 @@ class Model {
   succeed(gen: number, startedAt: number): void {
     if (gen !== this.gen) return;
     const slow = this.now() - startedAt >= this.c.slowCallMs;
-    if (this.mode === 'closed') {
-      if (slow) this.failedWhileClosed();
-      else {
-        this.consecutive = 0;
-        this.samples.push({ t: this.now(), failed: false });
-      }
-    } else if (this.mode === 'half-open') {
+    if (this.mode === 'closed') this.recordWhileClosed(slow);
+    else if (this.mode === 'half-open') {
       this.trials--;
       if (slow) this.open();
       else if (++this.successes >= this.c.successThreshold) this.close();
@@ -103,7 +99,7 @@ class Model {
       this.cancel(gen);
       return;
     }
-    if (this.mode === 'closed') this.failedWhileClosed();
+    if (this.mode === 'closed') this.recordWhileClosed(true);
     else if (this.mode === 'half-open') {
       this.trials--;
       this.open();
@@ -122,9 +118,17 @@ class Model {
     return this.samples.filter((s) => Math.floor(s.t / w.width) > head - w.buckets);
   }
 
-  private failedWhileClosed(): void {
-    this.consecutive++;
-    this.samples.push({ t: this.now(), failed: true });
+  /** What stats() reports: the live window, or while open the one that opened it. */
+  windowCounts(): { calls: number; failures: number } {
+    if (this.mode === 'open' || this.mode === 'isolated') return this.openedBy;
+    const window = this.inWindow();
+    return { calls: window.length, failures: window.filter((s) => s.failed).length };
+  }
+
+  /** Both rules are checked after every outcome, success or failure (as resilience4j). */
+  private recordWhileClosed(failed: boolean): void {
+    this.consecutive = failed ? this.consecutive + 1 : 0;
+    this.samples.push({ t: this.now(), failed });
     const window = this.inWindow();
     const failures = window.filter((s) => s.failed).length;
     if (
@@ -138,6 +142,10 @@ class Model {
   }
 
   private open(at = this.now()): void {
+    if (this.mode === 'closed' && this.c.window !== null) {
+      const window = this.inWindow();
+      this.openedBy = { calls: window.length, failures: window.filter((s) => s.failed).length };
+    }
     this.openings++;
     this.halfOpenAt = at + this.c.openBase * this.openings;
     this.enter('open');
@@ -145,6 +153,7 @@ class Model {
 
   private close(): void {
     this.openings = 0;
+    this.openedBy = { calls: 0, failures: 0 };
     this.enter('closed');
   }
 
@@ -160,7 +169,10 @@ class Model {
   }
 
   isolate(): void {
-    if (this.isolations++ === 0) this.enter('isolated');
+    if (this.isolations++ === 0) {
+      if (this.mode === 'closed') this.openedBy = { calls: 0, failures: 0 };
+      this.enter('isolated');
+    }
   }
 
   dispose(): void {
@@ -318,7 +330,13 @@ describe('CircuitBreaker (model-based)', () => {
             model.refresh();
             expect(breaker.state, 'state').to.equal(model.state);
             if (observer) expect(announced, 'state$').to.equal(model.state);
-            const trials = breaker.stats().trialsInFlight;
+            const stats = breaker.stats();
+            const counts = model.windowCounts();
+            expect([stats.windowCalls, stats.windowFailures], 'window').to.deep.equal([
+              counts.calls,
+              counts.failures,
+            ]);
+            const trials = stats.trialsInFlight;
             expect(trials, 'trials').to.equal(model.state === 'half-open' ? model.trials : 0);
             if (model.state === 'half-open') {
               const running = live.filter((c) => c.gen === model.gen && c.source.observed).length;

@@ -152,6 +152,30 @@ describe('CircuitBreaker', () => {
       expect(late).to.deep.equal(['closed', 'open', 'closed']);
     });
 
+    it('waits at most 2^31 - 1 ms per timer for a restored opening further away', () => {
+      const delays: number[] = [];
+      const schedule = clock.schedule.bind(clock);
+      const recording = Object.assign(Object.create(clock) as ManualClock, {
+        schedule: (work: () => void, delay?: number) => {
+          delays.push(delay ?? 0);
+          return schedule(work, delay);
+        },
+      });
+      const far = 3 * 2 ** 31;
+      const b = new CircuitBreaker({
+        scheduler: recording,
+        initialState: { state: 'open', openings: 1, halfOpenAt: far },
+      });
+      const seen: CircuitState[] = [];
+      const sub = b.state$.subscribe((s) => seen.push(s));
+      clock.advance(far);
+      sub.unsubscribe();
+      // A longer delay fires at once in a real timer: it would spin re-arming.
+      expect(delays.every((d) => d <= 2 ** 31 - 1)).to.equal(true);
+      expect(delays).to.have.length(4);
+      expect(seen).to.deep.equal(['open', 'half-open']);
+    });
+
     it('sets no timer per call, and one timer only while observed and open', async () => {
       const b = create({ failureThreshold: 1, openMs: 50 });
       for (let i = 0; i < 100; i++) await b.execute(ok);
@@ -255,11 +279,48 @@ describe('CircuitBreaker', () => {
   describe('windows', () => {
     it('count window forgets calls beyond its size', async () => {
       const b = create({ window: { type: 'count', size: 3 }, failureRate: 0.6 });
-      for (const f of [fail, fail, ok, ok]) await b.execute(f).catch(() => undefined);
-      expect(b.stats()).to.include({ windowCalls: 3, windowFailures: 1, state: 'closed' });
+      for (const f of [fail, ok, ok, ok]) await b.execute(f).catch(() => undefined);
+      expect(b.stats()).to.include({ windowCalls: 3, windowFailures: 0, state: 'closed' });
       await b.execute(fail).catch(() => undefined); // [ok ok f] 1/3
       await b.execute(fail).catch(() => undefined); // [ok f f] 2/3 ≥ 0.6
       expect(b.state).to.equal('open');
+    });
+
+    it('checks the rate after every outcome: F F F S S on a count window of 5 opens at the last S', async () => {
+      const b = create({ window: { type: 'count', size: 5 }, failureRate: 0.5, minimumCalls: 5 });
+      for (const f of [fail, fail, fail, ok]) await b.execute(f).catch(() => undefined);
+      expect(b.state).to.equal('closed'); // 4 calls: below minimumCalls
+      await b.execute(ok); // 5 calls, 3 failed: 0.6 >= 0.5 (resilience4j opens here too)
+      expect(b.state).to.equal('open');
+    });
+
+    it('a success recorded after older successes aged out of a time window can open it', async () => {
+      const b = create({
+        window: { type: 'time', ms: 100, buckets: 10 },
+        failureRate: 0.6,
+        minimumCalls: 2,
+      });
+      await b.execute(ok);
+      await b.execute(ok); // t = 0
+      clock.advance(50);
+      await b.execute(fail).catch(() => undefined); // 1/3
+      await b.execute(fail).catch(() => undefined); // 2/4 < 0.6
+      clock.advance(55); // t = 105: the two successes have aged out
+      await b.execute(ok); // [F F ok]: 2/3 >= 0.6
+      expect(b.state).to.equal('open');
+    });
+
+    it('while open, stats() reports the window that opened the circuit', async () => {
+      const b = create({ window: { type: 'count', size: 4 }, failureRate: 0.5, openMs: 10 });
+      for (const f of [ok, fail, ok, fail]) await b.execute(f).catch(() => undefined);
+      expect(b.stats()).to.include({ state: 'open', windowCalls: 4, windowFailures: 2 });
+      clock.advance(10);
+      expect(b.stats()).to.include({ state: 'half-open', windowCalls: 0, windowFailures: 0 });
+      await b.execute(fail).catch(() => undefined); // the trial fails: open again
+      expect(b.stats()).to.include({ state: 'open', windowCalls: 4, windowFailures: 2 });
+      clock.advance(20);
+      await b.execute(ok); // trial succeeds: closed, fresh window
+      expect(b.stats()).to.include({ state: 'closed', windowCalls: 0, windowFailures: 0 });
     });
 
     it('time window subtracts buckets as they age out', async () => {
@@ -347,7 +408,48 @@ describe('CircuitBreaker', () => {
       [{ window: { type: 'count', size: 5 }, failureRate: 0 }, RangeError, /failureRate/],
       [{ window: { type: 'count', size: 5 }, failureRate: 1.5 }, RangeError, /failureRate/],
       [{ window: { type: 'count', size: 5 }, minimumCalls: 6 }, RangeError, /minimumCalls/],
-      [{ failureRate: 0.5 }, TypeError, /need a window/],
+      [{ failureRate: 0.5 }, TypeError, /failureRate 0.5 needs a window/],
+      [{ failureRate: 2 }, RangeError, /failureRate must be a finite number > 0 and <= 1, got 2/],
+      [{ minimumCalls: 3 }, TypeError, /minimumCalls 3 needs a window/],
+      [{ faliureRate: 0.5 } as never, TypeError, /unknown option "faliureRate"/],
+      [
+        { window: { type: 'count', size: 5, ms: 10 } as never },
+        TypeError,
+        /window has an unknown option "ms"/,
+      ],
+      [
+        { window: { type: 'time', ms: 10, buckets: 2, size: 3 } as never },
+        TypeError,
+        /window has an unknown option "size"/,
+      ],
+      [
+        { window: { type: 'count', size: 2 ** 31 } },
+        RangeError,
+        /window.size must be an integer >= 1 and <= 1000000, got 2147483648/,
+      ],
+      [
+        { window: { type: 'time', ms: 2 ** 31, buckets: 2 } },
+        RangeError,
+        /window.ms .* got 2147483648/,
+      ],
+      [
+        { openMs: 2 ** 31 },
+        RangeError,
+        /openMs must be a finite number >= 0 and <= 2147483647, got 2147483648/,
+      ],
+      [{ openMs: () => 2 ** 31 }, RangeError, /openMs\(1\) .* got 2147483648/],
+      [{ halfOpenMaxMs: 2 ** 31 }, RangeError, /halfOpenMaxMs .* got 2147483648/],
+      [{ slowCallMs: 2 ** 31 }, RangeError, /slowCallMs .* got 2147483648/],
+      [
+        { initialState: { state: 'closed', openings: 1 } as never },
+        TypeError,
+        /initialState has an unknown option "openings"/,
+      ],
+      [
+        { initialState: { state: 'half-open', openings: 1, halfOpenAt: 3 } as never },
+        TypeError,
+        /initialState has an unknown option "halfOpenAt"/,
+      ],
       [{ openMs: -1 }, RangeError, /openMs/],
       [{ openMs: '10' as never }, TypeError, /openMs/],
       [{ openMs: () => NaN }, RangeError, /openMs\(1\)/],
@@ -377,6 +479,10 @@ describe('CircuitBreaker', () => {
       expect(() => circuitBreaker(new CircuitBreaker(), { fallback: 1 as never })).to.throw(
         TypeError,
         /fallback/,
+      );
+      expect(() => circuitBreaker(new CircuitBreaker(), { fallbak: () => [] } as never)).to.throw(
+        TypeError,
+        'circuitBreaker config has an unknown option "fallbak"',
       );
     });
 
