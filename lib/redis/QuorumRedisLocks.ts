@@ -443,6 +443,7 @@ export class QuorumRedisLocks {
       const stops: (() => void)[] = [];
       const listening = new Set<WakeHub>();
       let splits = 0;
+      let rounds = 0;
       let backoff: Subscription | undefined;
       const loop: WaitLoop<QuorumLease> = new WaitLoop(
         {
@@ -454,6 +455,7 @@ export class QuorumRedisLocks {
           round: async () => {
             backoff?.unsubscribe();
             backoff = undefined;
+            const firstRound = rounds++ === 0;
             const outcome = await this.attempt(key, ttlMs, waiter);
             if (outcome.kind === 'acquired') {
               if (loop.finished) void outcome.lease.release().catch(() => undefined);
@@ -462,7 +464,12 @@ export class QuorumRedisLocks {
             }
             if (loop.finished) return;
             listen(false); // from the first failed round on, every server's wake channel
-            if (outcome.kind === 'failed') throw outcome.error;
+            if (outcome.kind === 'failed') {
+              // As in single mode: servers unreachable from the start fail the call within its
+              // deadline; once queued, a failed round is retried until waitMs.
+              if (firstRound) return loop.fail(outcome.error);
+              throw outcome.error;
+            }
             if (outcome.kind === 'retry') {
               const bound = Math.min(SPLIT_JITTER_MS * 2 ** splits++, this.recheckMs);
               backoff = scheduleOnce(this.scheduler, Math.random() * bound, loop.run);

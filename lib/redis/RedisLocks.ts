@@ -66,8 +66,10 @@ export interface RedisLocksConfig {
  * Limits: Redis replication is asynchronous, so a failover can lose a held lock (and the fence
  * counter, which is then re-seeded from server time, so fences still increase while the clock
  * does); the fence lets your store reject the older holder. Every call fails with
- * `BackendUnavailableError` after `commandTimeoutMs`; a timed-out acquire that later lands on the
- * server is undone by a queue leave sent behind it.
+ * `BackendUnavailableError` after `commandTimeoutMs` (a waiting acquire whose first attempt got
+ * no answer, too; once queued, it retries failed re-checks until `waitMs`, then rejects with the
+ * last error); a timed-out acquire that later lands on the server is undone by a queue leave sent
+ * behind it. The same object recovers when the server comes back.
  *
  * ```
  * A: acquire(fence 7)------release(hands off)
