@@ -6,6 +6,11 @@ import { scheduleOnce } from '../internal/scheduler.js';
  * Pub/sub wake-ups on one duplicated connection, shared by every waiter of a RedisLocks: one
  * SUBSCRIBE per key that has waiters, dropped `lingerMs` after the last waiter leaves (so a client
  * that waits again and again on the same key, the contended case, keeps one subscription).
+ *
+ * The connection is ours, not the user's, so it must never be what keeps a process alive: it is
+ * closed once its last channel is dropped, and when the user's client ends (`quit()`), so
+ * unsubscribing everything and quitting one's own client lets the process exit without
+ * `RedisLocks.close()`. The next waiter opens a new one.
  */
 export class WakeHub {
   private subscriber: Redis | Cluster | undefined;
@@ -58,7 +63,9 @@ export class WakeHub {
       if (entry.listeners.size > 0 || this.channels.get(channel) !== entry) return;
       entry.linger = scheduleOnce(this.scheduler, this.lingerMs, () => {
         this.channels.delete(channel);
-        subscriber.unsubscribe(channel).catch(() => undefined);
+        // An idle connection would keep the process alive: close it with the last channel.
+        if (this.channels.size === 0 && this.subscriber === subscriber) this.disconnect();
+        else subscriber.unsubscribe(channel).catch(() => undefined);
       });
     };
   }
@@ -66,6 +73,14 @@ export class WakeHub {
   close(): void {
     for (const ch of this.channels.values()) ch.linger?.unsubscribe();
     this.channels.clear();
+    this.disconnect();
+  }
+
+  /** The user's client ended: nothing can be locked through it any more, so drop ours too. */
+  private readonly onClientEnd = (): void => this.close();
+
+  private disconnect(): void {
+    this.redis.off('end', this.onClientEnd);
     this.subscriber?.disconnect();
     this.subscriber = undefined;
   }
@@ -94,6 +109,7 @@ export class WakeHub {
       const subscriber = (this.redis as { duplicate(): Redis | Cluster }).duplicate();
       subscriber.on('error', () => undefined); // reconnects by itself; waiters re-check on timers
       subscriber.on('close', () => {
+        if (this.subscriber !== subscriber) return; // a connection we closed, already replaced
         this.generation++;
         for (const ch of this.channels.values()) ch.active = false;
       });
@@ -102,6 +118,7 @@ export class WakeHub {
         if (ch) for (const listener of ch.listeners) listener(message);
       });
       this.subscriber = subscriber;
+      this.redis.once('end', this.onClientEnd);
     }
     return this.subscriber;
   }
