@@ -206,6 +206,40 @@ export function electionConformance(label: string, open: () => Promise<Conforman
       expect(observedTerms).to.include.members(terms);
     });
 
+    it('observers see every term, strictly increasing, of leaders that resign the moment they win', async () => {
+      const observer = watch();
+      await eventually('first observation', () => observer.seen.length > 0);
+      const terms: bigint[] = [];
+      for (let round = 0; round < 6; round++) {
+        // Resigns inside the emission that says it leads: no time for an observer to read.
+        const term = await new Promise<bigint>((resolve, reject) => {
+          // A holder, not a const: a backend may emit during subscribe(), before it returns.
+          const held: { subscription?: Subscription } = {};
+          let won = false;
+          held.subscription = target.backend
+            .campaign(name, `brief-${round}`, { ttlMs: target.ttlMs })
+            .subscribe({
+              next: (c) => {
+                if (!c.isLeader || won) return;
+                won = true;
+                held.subscription?.unsubscribe();
+                resolve(c.term);
+              },
+              error: reject,
+            });
+          if (won) held.subscription.unsubscribe(); // a backend that emitted during subscribe()
+        });
+        terms.push(term);
+      }
+      for (let i = 1; i < terms.length; i++) expect(terms[i] > terms[i - 1]).to.equal(true);
+      await eventually(
+        'the last term observed, then no leader',
+        () => observer.seen.some((l) => l?.term === terms.at(-1)) && observer.latest === null,
+      );
+      const observed = observer.seen.filter((l) => l !== null).map((l) => l.term);
+      expect(observed, 'every term, in order, none missing').to.deep.equal(terms);
+    });
+
     it('proclaim updates the value for observers; a follower gets NotLeaderError', async () => {
       const observer = watch();
       join('a');

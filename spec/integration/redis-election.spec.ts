@@ -7,11 +7,14 @@ import { sharedRedis, startRedis, startRedisCluster } from '../support/servers.j
 
 const prefix = `rxc-test-election-${process.pid}:`;
 
-/** Keys of `name` except the term counter (it must outlive leaders), and subscribed channels. */
+/** The term counter and the log of recent leaders must outlive leaders: they are not residue. */
+const kept = (key: string) => !key.endsWith(':term') && !key.endsWith(':log');
+
+/** Keys of `name` except the term counter and leader log, and subscribed channels. */
 async function redisResidue(redis: Redis, name: string): Promise<string[]> {
   const keys = await redis.keys(`${prefix}${name}*`);
   const channels = (await redis.pubsub('CHANNELS', `${prefix}${name}*`)) as string[];
-  return [...keys.filter((k) => !k.endsWith(':term')), ...channels.map((c) => `channel ${c}`)];
+  return [...keys.filter(kept), ...channels.map((c) => `channel ${c}`)];
 }
 
 electionConformance('redis', async () => {
@@ -38,10 +41,7 @@ electionConformance('redis cluster (3 masters)', async () => {
         redis.nodes('master').map(async (node) => {
           const keys = await node.keys(`${clusterPrefix}${name}*`);
           const channels = (await node.pubsub('CHANNELS', `${clusterPrefix}${name}*`)) as string[];
-          return [
-            ...keys.filter((k) => !k.endsWith(':term')),
-            ...channels.map((c) => `channel ${c}`),
-          ];
+          return [...keys.filter(kept), ...channels.map((c) => `channel ${c}`)];
         }),
       );
       return found.flat();
