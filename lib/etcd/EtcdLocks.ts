@@ -24,6 +24,7 @@ import {
   toEtcdError,
   unaryDeadline,
 } from './etcdCall.js';
+import { isClientClosed, onClientClose } from './clientClosed.js';
 import { EtcdSession } from './EtcdSession.js';
 import { waitDelete } from './waitDelete.js';
 
@@ -214,6 +215,8 @@ export class EtcdLocks implements LockBackend {
     );
     this.scheduler = resolveScheduler(options.scheduler ?? asyncScheduler);
     this.local = new MemoryLocks({ scheduler: this.scheduler });
+    // The anchor's watch stream outlives Etcd3.close() and would keep the process alive.
+    onClientClose(client, () => this.dropAnchor());
   }
 
   acquire(key: string, options?: AcquireOptions): Promise<LockLease> {
@@ -238,9 +241,7 @@ export class EtcdLocks implements LockBackend {
   /** Revokes the session lease: every lock of this instance is freed at once. */
   async close(): Promise<void> {
     this.closed = true;
-    const anchor = this.anchor;
-    this.anchor = undefined;
-    void anchor?.then((w) => w.cancel()).catch(() => undefined);
+    this.dropAnchor();
     const current = this.sessionPromise;
     this.sessionPromise = undefined;
     const session = await current?.catch(() => undefined);
@@ -417,13 +418,19 @@ export class EtcdLocks implements LockBackend {
 
   private anchor: Promise<{ cancel(): Promise<void> }> | undefined;
 
+  private dropAnchor(): void {
+    const anchor = this.anchor;
+    this.anchor = undefined;
+    void anchor?.then((w) => w.cancel()).catch(() => undefined);
+  }
+
   /**
    * etcd3 closes its watch stream when the last watcher goes and reopens it for the next one
    * (about 2 ms, tens of ms in the tail), which would sit on the hand-off path of a waiter that
    * just re-queued. One idle watcher on a key nobody writes keeps the stream open until close().
    */
   private keepWatchStream(): void {
-    if (this.anchor || this.closed) return;
+    if (this.anchor || this.closed || isClientClosed(this.client)) return;
     const anchor = this.client.watch().key(`${this.prefix}\u0000rxc-watch-anchor`).create();
     this.anchor = anchor;
     anchor.catch(() => {

@@ -1,3 +1,4 @@
+import { ClientClosedError } from 'etcd3';
 import type {
   IDuplexStream,
   ILeaseKeepAliveRequest,
@@ -9,6 +10,7 @@ import { BackendUnavailableError, SessionExpiredError } from '../errors.js';
 import { driftAllowanceMs, LeaseValidity } from '../internal/LeaseValidity.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
 import { validateInteger, validateObject } from '../internal/validate.js';
+import { isClientClosed, onClientClose } from './clientClosed.js';
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   isLeaseNotFound,
@@ -95,6 +97,7 @@ export class EtcdSession {
   private tick: Subscription | undefined;
   private reopen: Subscription | undefined;
   private closing: Promise<void> | undefined;
+  private readonly offClientClose: () => void;
 
   /**
    * Grants a lease and starts keeping it alive. Rejects with `BackendUnavailableError` when etcd
@@ -150,6 +153,8 @@ export class EtcdSession {
       else return this.lostSubject.subscribe(subscriber);
       return undefined;
     });
+    // A closed client cannot revoke or renew: the lease is lost (etcd expires it within its TTL).
+    this.offClientClose = onClientClose(client, () => this.lose('the etcd3 client was closed'));
     this.validity.confirm(grantSentAt, this.ttlMs);
     this.validity.arm();
     this.scheduleTick();
@@ -224,7 +229,10 @@ export class EtcdSession {
         unaryDeadline(this.callTimeoutMs),
       );
     } catch (e) {
-      if (!isLeaseNotFound(e)) throw toEtcdError(e, 'lease revoke');
+      // A closed client cannot revoke; the lease simply expires, as after a lost one.
+      if (isLeaseNotFound(e) || e instanceof ClientClosedError || isClientClosed(this.client))
+        return;
+      throw toEtcdError(e, 'lease revoke');
     }
   }
 
@@ -247,6 +255,7 @@ export class EtcdSession {
     this.currentState = state;
     this.tick?.unsubscribe();
     this.validity.disarm();
+    this.offClientClose();
     this.reopen?.unsubscribe();
     const stream = this.stream;
     this.stream = undefined;
@@ -265,6 +274,7 @@ export class EtcdSession {
     const interval = Math.max(1, Math.floor((this.ttlSeconds * 1000) / 3));
     this.tick = scheduleOnce(this.scheduler, interval, () => {
       if (this.currentState !== 'alive') return;
+      if (isClientClosed(this.client)) return this.lose('the etcd3 client was closed');
       if (this.stream) this.send();
       else this.openStream();
       this.scheduleTick();
