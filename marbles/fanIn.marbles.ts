@@ -1,4 +1,5 @@
 /** fanIn: merge semantics, completes when every source has, never recursive. */
+import { expect } from 'chai';
 import { merge, of, take, type ObservableInput } from 'rxjs';
 import { marbles } from '../lib/testing/index.js';
 import { fanIn } from '../lib/fanout/index.js';
@@ -65,3 +66,23 @@ for (const [name, combine] of Object.entries(operators)) {
     );
   });
 }
+
+describe('fanIn: one source', () => {
+  it(
+    'one Observable: returns it (merge does the same), so its marbles and subscriptions are its own',
+    marbles(({ cold, expectObservable, expectSubscriptions }) => {
+      const a = cold('--1--2--|');
+      expect(fanIn(a)).to.equal(a);
+      expect(merge(a)).to.equal(a);
+      expectObservable(fanIn(a)).toBe('--1--2--|');
+      expectSubscriptions(a.subscriptions).toBe('^-------!');
+    }),
+  );
+
+  it(
+    'one array or promise-like input: converted, with merge semantics',
+    marbles(({ expectObservable }) => {
+      expectObservable(fanIn(['a', 'b'])).toBe('(ab|)');
+    }),
+  );
+});

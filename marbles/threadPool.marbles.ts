@@ -11,12 +11,14 @@ import { createTestScheduler } from '../lib/testing/index.js';
  * Worker threads in virtual time: each worker runs its items one at a time, item `v` takes
  * `frames[v]` frames (default 1) and returns `v.toUpperCase()`; `x` crashes the worker when it
  * ends, `e` throws. `started` lists the items that began running. A cancelled item's 'dropped'
- * answer arrives `droppedDelay` frames after the worker dropped it.
+ * answer arrives `droppedDelay` frames after the worker dropped it. With `loadFails` every
+ * worker dies one frame after it starts, before its script has said 'ready'.
  */
 function virtualThreads(
   scheduler: TestScheduler,
   frames: Record<string, number> = {},
   droppedDelay = 0,
+  loadFails = false,
 ) {
   const log = { started: [] as string[], spawned: 0, terminated: 0 };
   const platform: ThreadPlatform = {
@@ -25,7 +27,10 @@ function virtualThreads(
       log.spawned++;
       const queue: { id: number; value: string }[] = [];
       let running = false;
-      let dead = false;
+      let dead = loadFails;
+      // The script loads in the frame the worker starts (or fails to, one frame later).
+      if (loadFails) scheduler.schedule(() => events.crash(new SyntaxError('bad script')), 1);
+      else scheduler.schedule(() => events.message({ t: 'ready' }));
       const reply = (message: FromWorker, delay = 0) =>
         scheduler.schedule(() => {
           if (!dead) events.message(message);
@@ -73,16 +78,24 @@ function virtualThreads(
       };
     },
   };
-  const pool = (config: Omit<ThreadPoolConfig, 'script'>) =>
+  const pool = (config: Omit<ThreadPoolConfig, 'script'> = {}) =>
     createThreadPool<string, string>({ script: 'virtual.js', ...config }, platform);
   return { pool, log };
 }
 
-/** Errors as one letter value: X crashed, O overflow, else the message. */
+/** Errors as one letter value: X crashed, O overflow, L failed to load, else the message. */
 const caught = (source: Observable<string>) =>
   source.pipe(
     catchError((e: unknown) =>
-      of(isWorkerCrashedError(e) ? 'X' : isBufferOverflowError(e) ? 'O' : (e as Error).message),
+      of(
+        isWorkerCrashedError(e)
+          ? 'X'
+          : isBufferOverflowError(e)
+            ? 'O'
+            : /failed to load/.test((e as Error).message)
+              ? 'L'
+              : (e as Error).message,
+      ),
     ),
   );
 
@@ -197,6 +210,26 @@ describe('threadPool (marbles)', () => {
       scheduler.schedule(() => void threads.close(), 2);
       scheduler.flush();
       expect([log.spawned, log.terminated]).to.deep.equal([2, 2]);
+    });
+  });
+
+  it('a script that fails to load errors every item with one fatal error; no worker respawns', () => {
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const { pool, log } = virtualThreads(scheduler, {}, 0, true);
+      const threads = pool({ size: 2, queueDepth: 1 });
+      const first = cold('abc|');
+      const second = cold('-d|');
+      const later = cold('e|');
+      expectObservable(caught(first.pipe(threads.map()))).toBe('-(L|)');
+      expectObservable(caught(second.pipe(threads.map()))).toBe('-(L|)');
+      // The pool knows: a later subscription errors at once, without subscribing the source.
+      expectObservable(caught(later.pipe(threads.map())), '---^').toBe('---(L|)');
+      expectSubscriptions(first.subscriptions).toBe('^!');
+      expectSubscriptions(second.subscriptions).toBe('^!');
+      expectSubscriptions(later.subscriptions).toBe([]);
+      scheduler.flush();
+      expect(log.spawned).to.equal(2);
+      expect(log.started).to.deep.equal([]);
     });
   });
 });

@@ -1,6 +1,6 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { NotLeaderError } from '../errors.js';
-import { validateInteger, validateNonEmptyString, validateObject } from '../internal/validate.js';
+import { validateMs, validateNonEmptyString, validateOptions } from '../internal/validate.js';
 import type { CampaignOptions, Candidacy, ElectionBackend, Leader } from './ElectionBackend.js';
 
 interface Candidate {
@@ -46,8 +46,8 @@ export class MemoryElection implements ElectionBackend {
     validateNonEmptyString('name', name);
     if (typeof candidate !== 'string')
       throw new TypeError(`candidate must be a string, got ${typeof candidate}`);
-    const { ttlMs } = validateObject('options', options);
-    if (ttlMs !== undefined) validateInteger('ttlMs', ttlMs, 1);
+    const { ttlMs } = validateOptions('campaign options', options, ['ttlMs']);
+    if (ttlMs !== undefined) validateMs('ttlMs', ttlMs, 1);
     return new Observable<Candidacy>((subscriber) => {
       const race = this.race(name);
       const self: Candidate = {

@@ -6,7 +6,7 @@ import { subscribeInner } from './internal/subscribeInner.js';
  * Merges sources into one stream: the fan-in half of fan-out/fan-in. Values are emitted as
  * they arrive; it completes when every source has completed and errors at the first error.
  * Unlike `merge`, a trailing number or scheduler is never taken as an option, and it subscribes
- * with one small object per source.
+ * with one small object per source. Given one Observable, it returns that Observable itself.
  *
  * ```
  * a:               --1-----3--|
@@ -20,6 +20,11 @@ import { subscribeInner } from './internal/subscribeInner.js';
 export function fanIn<A extends readonly unknown[]>(
   ...sources: [...ObservableInputTuple<A>]
 ): Observable<A[number]> {
+  // One Observable: merging it with nothing is itself, so return it (as RxJS's `merge` does:
+  // same identity, no extra subscriber per value).
+  if (sources.length === 1 && sources[0] instanceof Observable) {
+    return sources[0];
+  }
   return new Observable<A[number]>((subscriber) => {
     new FanInRun<A[number]>(subscriber, sources.length).start(
       sources as readonly ObservableInput<A[number]>[],

@@ -9,6 +9,7 @@ import {
   validateFunction,
   validateInteger,
   validateOneOf,
+  validateOptions,
 } from '../internal/validate.js';
 import type { ConcurrencyLimit } from './ConcurrencyLimit.js';
 import { validateConcurrency } from './internal/concurrency.js';
@@ -20,7 +21,7 @@ export type FanOutOverflow = 'error' | 'drop-newest' | 'drop-oldest';
 /** How inner errors end the stream. */
 export type FanOutErrors = 'fail-fast' | 'collect';
 
-/** Options of {@link fanOut}. */
+/** Options of {@link fanOut}; unknown keys are rejected when the operator is created. */
 export interface FanOutConfig {
   /**
    * At most this many `work` inners at once: an integer >= 1, `Infinity`, or a
@@ -52,6 +53,7 @@ export interface FanOutConfig {
 
 const OVERFLOWS: readonly FanOutOverflow[] = ['error', 'drop-newest', 'drop-oldest'];
 const ERROR_MODES: readonly FanOutErrors[] = ['fail-fast', 'collect'];
+const CONFIG_KEYS = ['concurrency', 'ordered', 'maxBuffered', 'overflow', 'errors'] as const;
 
 /**
  * Runs `work` for each value on at most `concurrency` inners at once and merges their values:
@@ -99,8 +101,11 @@ function planFanOut<T, R>(
   config: FanOutConfig | number,
 ): FanOutPlan<T, R> {
   validateFunction('work', work);
+  // A misspelt key (`ordred`) fails here, naming it, instead of silently meaning the default.
   const options: FanOutConfig =
-    typeof config === 'object' && config !== null ? config : { concurrency: config };
+    typeof config === 'object' && config !== null
+      ? validateOptions('fanOut config', config, CONFIG_KEYS)
+      : { concurrency: config };
   const {
     ordered = false,
     maxBuffered = Infinity,

@@ -4,13 +4,18 @@ import {
   type ObservedValueOf,
   type OperatorFunction,
 } from 'rxjs';
-import { validateFunction, validateInteger, validateOneOf } from '../internal/validate.js';
+import {
+  validateFunction,
+  validateInteger,
+  validateOneOf,
+  validateOptions,
+} from '../internal/validate.js';
 import type { ConcurrencyLimit } from './ConcurrencyLimit.js';
 import type { FanOutOverflow } from './fanOut.js';
 import { validateConcurrency } from './internal/concurrency.js';
 import { KeyedRun, type KeyedPlan } from './internal/KeyedRun.js';
 
-/** Options of {@link fanOutByKey}. */
+/** Options of {@link fanOutByKey}; unknown keys are rejected when the operator is created. */
 export interface FanOutByKeyConfig {
   /** At most this many inners at once over all keys: an integer >= 1, Infinity or a ConcurrencyLimit. */
   concurrency: number | ConcurrencyLimit;
@@ -25,6 +30,7 @@ export interface FanOutByKeyConfig {
 }
 
 const OVERFLOWS: readonly FanOutOverflow[] = ['error', 'drop-newest', 'drop-oldest'];
+const CONFIG_KEYS = ['concurrency', 'maxBuffered', 'overflow'] as const;
 
 /**
  * Fans out by key: values with equal keys (`===`/SameValueZero, as in a `Map`) run one at a
@@ -49,7 +55,9 @@ export function fanOutByKey<T, K, O extends ObservableInput<unknown>>(
   config: FanOutByKeyConfig | number,
 ): OperatorFunction<T, ObservedValueOf<O>> {
   const options: FanOutByKeyConfig =
-    typeof config === 'object' && config !== null ? config : { concurrency: config };
+    typeof config === 'object' && config !== null
+      ? validateOptions('fanOutByKey config', config, CONFIG_KEYS)
+      : { concurrency: config };
   const { maxBuffered = Infinity, overflow = 'error' } = options;
   const plan: KeyedPlan<T, K, ObservedValueOf<O>> = {
     keyOf: validateFunction('keyOf', keyOf),

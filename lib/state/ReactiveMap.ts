@@ -54,8 +54,25 @@ export class ReactiveMap<K, V> {
     this.#listen(subscriber),
   );
 
-  constructor(entries?: Iterable<readonly [K, V]>) {
-    for (const [key, value] of entries ?? []) this.#entries.set(key, value);
+  /**
+   * @param entries Initial `[key, value]` pairs (any iterable of them, e.g. a `Map`); checked
+   * here, so a wrong argument fails with a TypeError naming it rather than deep in iteration.
+   */
+  constructor(entries?: Iterable<readonly [K, V]> | null) {
+    if (entries === undefined || entries === null) return;
+    if (typeof (entries as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function') {
+      throw new TypeError(
+        `entries must be an iterable of [key, value] pairs, got ${show(entries)}`,
+      );
+    }
+    let index = 0;
+    for (const entry of entries) {
+      if (typeof entry !== 'object' || entry === null) {
+        throw new TypeError(`entries[${index}] must be a [key, value] pair, got ${show(entry)}`);
+      }
+      this.#entries.set(entry[0], entry[1]);
+      index++;
+    }
   }
 
   /** The number of keys. */
@@ -184,4 +201,12 @@ export class ReactiveMap<K, V> {
       this.#draining = false;
     }
   }
+}
+
+/** A short rendering of a wrong argument for an error message. */
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object' && value !== null) return Object.prototype.toString.call(value);
+  return String(value);
 }

@@ -1,5 +1,5 @@
 import { Observable } from 'rxjs';
-import { validateInteger, validateObject, validateOneOf } from '../internal/validate.js';
+import { validateInteger, validateOneOf, validateOptions } from '../internal/validate.js';
 
 /** Slot type of a {@link SharedChannel}. */
 export type SharedChannelType = 'int32' | 'float64';
@@ -84,7 +84,7 @@ export class SharedChannel {
 
   /** A new, empty channel. */
   static create(config: SharedChannelConfig): SharedChannel {
-    validateObject('config', config);
+    validateOptions('SharedChannel config', config, ['capacity', 'type']);
     const capacity = validateInteger('capacity', config.capacity, 1, { max: 2 ** 30 });
     const type = validateOneOf('type', config.type, TYPES);
     const bytes = type === 'int32' ? 4 : 8;

@@ -87,6 +87,9 @@ function serve(port: WorkerPort, fn: (value: unknown) => unknown): void {
       port.post({ t: 'dropped', id: message.id }, []);
     }
   });
+  // The script has loaded: from now on a dying worker is a crash (transient), not a script
+  // that cannot load (fatal). Posted before any answer, so it arrives first.
+  port.post({ t: 'ready' }, []);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -41,6 +41,46 @@ function builtin<T>(id: string): T | undefined {
   return process.getBuiltinModule(id) as T;
 }
 
+interface NodeFs {
+  statSync(path: string, options: { throwIfNoEntry: false }): { isFile(): boolean } | undefined;
+}
+
+interface NodeUrl {
+  fileURLToPath(url: URL): string;
+}
+
+interface NodePath {
+  resolve(path: string): string;
+  isAbsolute(path: string): boolean;
+}
+
+/**
+ * A script Node would fail to start, rejected when the pool is made instead of at the first
+ * item: a path or file: URL that is not a file. Node also refuses a relative path that does not
+ * start with ./ or ../ (it would not know what it is relative to). data: URLs are not checked.
+ */
+function checkScript(script: string | URL): void {
+  const target = toNodeScript(script);
+  let file: string;
+  if (target instanceof URL) {
+    if (target.protocol !== 'file:') return;
+    file = builtin<NodeUrl>('url')!.fileURLToPath(target);
+  } else {
+    const path = builtin<NodePath>('path')!;
+    if (!path.isAbsolute(target) && !/^\.\.?[\\/]/.test(target)) {
+      throw new TypeError(
+        `script must be an absolute path, a path starting with ./ or ../, or a URL, got ${JSON.stringify(target)}`,
+      );
+    }
+    file = path.resolve(target);
+  }
+  const stat = builtin<NodeFs>('fs')!.statSync(file, { throwIfNoEntry: false });
+  if (!stat?.isFile()) {
+    const why = stat ? 'is not a file' : 'does not exist';
+    throw new TypeError(`script ${JSON.stringify(String(script))} ${why} (${file})`);
+  }
+}
+
 /** `'file:…'` and `'data:…'` strings are URLs; other strings are paths, as Node expects. */
 const toNodeScript = (script: string | URL): string | URL =>
   typeof script === 'string' && /^(file|data):/.test(script) ? new URL(script) : script;
@@ -76,6 +116,7 @@ export function nodePlatform(): ThreadPlatform | undefined {
   return {
     spawn: (script, events) => spawn(threads, script, events),
     defaultSize: () => Math.max(1, os.availableParallelism()),
+    checkScript,
   };
 }
 

@@ -21,6 +21,11 @@ export interface WorkerHandle {
 export interface ThreadPlatform {
   spawn(script: string | URL, events: WorkerEvents): WorkerHandle;
   defaultSize(): number;
+  /**
+   * Throws (naming the script) when it can tell at once that the script cannot start, e.g. a
+   * file that does not exist; absent where nothing can be checked synchronously (browsers).
+   */
+  checkScript?(script: string | URL): void;
 }
 
 /** The worker side of the channel to the pool. */

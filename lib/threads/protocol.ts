@@ -3,8 +3,12 @@
 /** Pool → worker. */
 export type ToWorker = { t: 'run'; id: number; value: unknown } | { t: 'cancel'; id: number };
 
-/** Worker → pool: a result, an error thrown by the work function, or a cancelled item dropped. */
+/**
+ * Worker → pool: 'ready' once `exposeWorker` runs (the script loaded), then per item a result,
+ * an error thrown by the work function, or a cancelled item dropped.
+ */
 export type FromWorker =
+  | { t: 'ready' }
   | { t: 'done'; id: number; value: unknown }
   | { t: 'fail'; id: number; error: SerializedError }
   | { t: 'dropped'; id: number };

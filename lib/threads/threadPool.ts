@@ -6,7 +6,12 @@ import {
   type Subscriber,
 } from 'rxjs';
 import { AbortedError, BufferOverflowError, WorkerCrashedError } from '../errors.js';
-import { validateBoolean, validateInteger, validateObject } from '../internal/validate.js';
+import {
+  validateBoolean,
+  validateInteger,
+  validateObject,
+  validateOptions,
+} from '../internal/validate.js';
 import { threadPlatform, type ThreadPlatform, type WorkerHandle } from './platform.js';
 import { reviveError, transferablesOf, type FromWorker } from './protocol.js';
 
@@ -61,8 +66,12 @@ export interface ThreadPool<T, R> {
  * subscription, at most `maxBuffered` of them — like `mergeMap(work, size × queueDepth)`.
  * Unsubscribing cancels every waiting item: those not yet started never run (an item already
  * running finishes and its result is dropped). When a worker dies (`process.exit`, an uncaught
- * error, a failed load) the item it was running errors with `WorkerCrashedError`, the items
- * queued behind it go to other workers, and a new worker takes its place on demand. Items run
+ * error) the item it was running errors with `WorkerCrashedError` (transient), the items
+ * queued behind it go to other workers, and a new worker takes its place on demand. A script
+ * that cannot load (syntax error, missing module, a throw before `exposeWorker`) is a
+ * configuration error: every item of the pool, then and later, errors with one fatal `Error`
+ * ("worker script … failed to load", the worker's error as `cause`) and no worker is respawned.
+ * In Node a path or file: URL that is not a file is rejected when the pool is created. Items run
  * at most once: if the crash comes right after cancelled items whose drop the worker had not yet
  * confirmed, the first live item is the one blamed, even if it had not started. An error
  * thrown by the work function errors the output with a copy (name, message, stack, code).
@@ -91,11 +100,14 @@ export function createThreadPool<T, R>(
   config: ThreadPoolConfig,
   platform: ThreadPlatform,
 ): ThreadPool<T, R> {
-  validateObject('config', config);
+  validateOptions('threadPool config', config, ['script', 'size', 'queueDepth', 'transfer']);
   const { script } = config;
   if (!(typeof script === 'string' && script.length > 0) && !(script instanceof URL)) {
     throw new TypeError('script must be a URL or a non-empty path string');
   }
+  // A script that cannot start is a configuration error: say so here, naming it, not as a
+  // transient crash at the first item.
+  platform.checkScript?.(script);
   const size = validateInteger('size', config.size ?? platform.defaultSize(), 1);
   const queueDepth = validateInteger('queueDepth', config.queueDepth ?? 2, 1);
   const transfer = validateBoolean('transfer', config.transfer ?? true);
@@ -104,7 +116,7 @@ export function createThreadPool<T, R>(
     size,
     queueDepth,
     map: (mapConfig?: ThreadPoolMapConfig) => {
-      validateObject('map config', mapConfig);
+      validateOptions('threadPool map config', mapConfig, ['ordered', 'maxBuffered']);
       const ordered = validateBoolean('ordered', mapConfig?.ordered ?? false);
       const maxBuffered = validateInteger('maxBuffered', mapConfig?.maxBuffered ?? Infinity, 0, {
         allowInfinity: true,
@@ -137,6 +149,8 @@ interface Task {
 
 interface Slot {
   handle: WorkerHandle;
+  /** The worker's script has loaded (it sent 'ready'); a death before that is a load failure. */
+  ready: boolean;
   /** Posted and not answered, in posting order: the first one is running. */
   readonly inflight: Map<number, Task>;
 }
@@ -150,6 +164,8 @@ class Pool {
   #nextId = 0;
   #pumping = false;
   #closing: Promise<void> | null = null;
+  /** Set when a worker died before its script loaded: every item fails with it from then on. */
+  #loadError: Error | null = null;
 
   constructor(
     private readonly platform: ThreadPlatform,
@@ -161,6 +177,11 @@ class Pool {
 
   get closed(): boolean {
     return this.#closing !== null;
+  }
+
+  /** Why the script cannot load, once a worker showed it; null while none has failed so. */
+  get loadError(): Error | null {
+    return this.#loadError;
   }
 
   register(run: TaskOwner): void {
@@ -206,6 +227,10 @@ class Pool {
     this.#pumping = true;
     try {
       while (this.#ready.length > 0 && !this.closed) {
+        if (this.#loadError) {
+          this.#settle(this.#ready.shift()!, { ok: false, error: this.#loadError });
+          continue;
+        }
         let slot: Slot | undefined;
         try {
           slot = this.#pickSlot();
@@ -233,7 +258,7 @@ class Pool {
   }
 
   #spawn(): Slot {
-    const slot = { inflight: new Map<number, Task>() } as Slot;
+    const slot = { inflight: new Map<number, Task>(), ready: false } as Slot;
     slot.handle = this.platform.spawn(this.script, {
       message: (message) => this.#onMessage(slot, message),
       crash: (cause) => this.#onCrash(slot, cause),
@@ -269,6 +294,10 @@ class Pool {
   }
 
   #onMessage(slot: Slot, message: FromWorker): void {
+    if (message.t === 'ready') {
+      slot.ready = true;
+      return;
+    }
     const task = this.#answered(slot, message.id);
     if (task && message.t !== 'dropped') {
       this.#settle(
@@ -281,8 +310,24 @@ class Pool {
     this.#pump();
   }
 
+  /**
+   * A worker died before its script loaded: every worker would, so the pool stops spawning and
+   * every item, now and later, fails with one fatal error (a configuration error, not a crash).
+   */
+  #failToLoad(slot: Slot, cause: unknown): void {
+    this.#loadError ??= loadFailure(this.script, cause);
+    const error = this.#loadError;
+    for (const task of slot.inflight.values()) this.#settle(task, { ok: false, error });
+    slot.inflight.clear();
+    this.#pump(); // settles the ready tasks with the same error
+  }
+
   #onCrash(slot: Slot, cause: unknown): void {
     if (!this.#workers.delete(slot)) return;
+    if (!slot.ready) {
+      this.#failToLoad(slot, cause);
+      return;
+    }
     const tasks = [...slot.inflight.values()];
     slot.inflight.clear();
     // The worker runs items in posting order. Cancelled items ahead of the first live one may
@@ -301,6 +346,17 @@ class Pool {
     }
     this.#pump();
   }
+}
+
+/**
+ * The error for a script that died before `exposeWorker` ran (syntax error, missing module,
+ * throw at load, no such file): fatal, so `isTransient` says false and retrying stops.
+ */
+function loadFailure(script: string | URL, cause: unknown): Error {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const name = String(script);
+  const shown = name.length > 200 ? `${name.slice(0, 200)}…` : name;
+  return new Error(`worker script ${shown} failed to load: ${reason}`, { cause });
 }
 
 function removeCancelled(tasks: Task[]): void {
@@ -338,6 +394,10 @@ class PoolRun<T, R> extends Subscription implements Observer<T>, TaskOwner {
   start(source: Observable<T>): void {
     if (this.pool.closed) {
       this.destination.error(new AbortedError('thread pool closed'));
+      return;
+    }
+    if (this.pool.loadError) {
+      this.destination.error(this.pool.loadError);
       return;
     }
     this.pool.register(this);

@@ -54,6 +54,14 @@ describe('MemoryElection', () => {
     expect(() => election.campaign('', 'x')).to.throw(RangeError, 'name');
     expect(() => election.campaign('n', 1 as never)).to.throw(TypeError, 'candidate');
     expect(() => election.campaign('n', 'x', { ttlMs: 0 })).to.throw(RangeError, 'ttlMs');
+    expect(() => election.campaign('n', 'x', { ttlMs: 2 ** 31 })).to.throw(
+      RangeError,
+      'ttlMs must be an integer >= 1 and <= 2147483647, got 2147483648',
+    );
+    expect(() => election.campaign('n', 'x', { ttl: 5 } as never)).to.throw(
+      TypeError,
+      'campaign options has an unknown option "ttl"',
+    );
     expect(() => election.observe(3 as never)).to.throw(TypeError, 'name');
   });
 });

@@ -10,7 +10,7 @@ import {
   toArray,
   type ObservableInput,
 } from 'rxjs';
-import { fanOut } from '../../lib/fanout/index.js';
+import { fanIn, fanOut } from '../../lib/fanout/index.js';
 
 async function* twice(v: number): AsyncGenerator<number> {
   yield v;
@@ -85,5 +85,12 @@ describe('fanout: inner inputs', () => {
     });
     subject.next(0);
     expect(seen).to.deep.equal([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('fanIn(x) with one Observable returns x itself, as merge does', () => {
+    const source = of(1, 2);
+    expect(fanIn(source)).to.equal(source);
+    // Anything else is converted: an array or a promise is not an Observable to return.
+    expect(fanIn([1])).not.to.equal([1]);
   });
 });

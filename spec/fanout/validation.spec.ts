@@ -102,4 +102,18 @@ describe('fanout: validation at creation', () => {
       /^keyOf must be a function/,
     );
   });
+
+  it('unknown option keys → TypeError naming the key (a misspelt option is not the default)', () => {
+    const misspelt = { concurrency: 2, ordred: true } as unknown as { concurrency: number };
+    expect(() => fanOut(work, misspelt)).to.throw(
+      TypeError,
+      'fanOut config has an unknown option "ordred"',
+    );
+    // ordered is a fanOut option only: fanOutByKey keeps arrival order per key by design.
+    const ordered = { concurrency: 2, ordered: true } as unknown as { concurrency: number };
+    expect(() => fanOutByKey(keyOf, work, ordered)).to.throw(
+      TypeError,
+      'fanOutByKey config has an unknown option "ordered"',
+    );
+  });
 });

@@ -14,6 +14,24 @@ function record(map: ReactiveMap<string, number>): { changes: Change[]; sub: Sub
 const brief = (c: Change) => [c.type, c.key, c.value, c.previous, c.version];
 
 describe('ReactiveMap', () => {
+  it('takes initial entries from any iterable of pairs; a wrong argument is a TypeError naming it', () => {
+    expect(new ReactiveMap(new Map([['a', 1]])).load('a')).to.equal(1);
+    expect(new ReactiveMap([['b', 2]]).size).to.equal(1);
+    expect(new ReactiveMap(null).size).to.equal(0);
+    expect(() => new ReactiveMap(5 as never)).to.throw(
+      TypeError,
+      'entries must be an iterable of [key, value] pairs, got 5',
+    );
+    expect(() => new ReactiveMap({ a: 1 } as never)).to.throw(
+      TypeError,
+      'entries must be an iterable of [key, value] pairs, got [object Object]',
+    );
+    expect(() => new ReactiveMap([['a', 1], 7] as never)).to.throw(
+      TypeError,
+      'entries[1] must be a [key, value] pair, got 7',
+    );
+  });
+
   it('store / load / size, with add and update changes', () => {
     const map = new ReactiveMap<string, number>();
     const { changes } = record(map);

@@ -20,6 +20,9 @@ describe('SharedChannel', () => {
       /type must be one of 'int32', 'float64', got "int8"/,
     );
     expect(() =>
+      SharedChannel.create({ capacity: 4, type: 'int32', capcity: 8 } as never),
+    ).to.throw(TypeError, 'SharedChannel config has an unknown option "capcity"');
+    expect(() =>
       SharedChannel.attach(new ArrayBuffer(64) as unknown as SharedArrayBuffer),
     ).to.throw(TypeError);
   });

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   catchError,
   firstValueFrom,
@@ -14,6 +17,7 @@ import {
 import {
   isAbortedError,
   isBufferOverflowError,
+  isTransient,
   isWorkerCrashedError,
   WorkerCrashedError,
 } from '../../lib/errors.js';
@@ -51,6 +55,14 @@ describe('threadPool (real worker_threads)', function () {
     pool = threadPool({ script: opsScript, size: 1 });
     expect(() => pool.map({ maxBuffered: -1 })).to.throw(RangeError, /maxBuffered/);
     expect(() => pool.map({ ordered: 'yes' as unknown as boolean })).to.throw(TypeError, /ordered/);
+    expect(() => pool.map({ ordred: true } as never)).to.throw(
+      TypeError,
+      'threadPool map config has an unknown option "ordred"',
+    );
+    expect(() => threadPool({ script: opsScript, sise: 2 } as never)).to.throw(
+      TypeError,
+      'threadPool config has an unknown option "sise"',
+    );
   });
 
   it('exposeWorker refuses to run outside a worker, and validates fn', () => {
@@ -133,11 +145,60 @@ describe('threadPool (real worker_threads)', function () {
     expect(await Promise.all(outcomes)).to.deep.equal(['crashed', 49]);
   });
 
-  it('a script that throws while loading errors the item with WorkerCrashedError', async () => {
-    pool = threadPool({ script: brokenScript, size: 1 });
-    const error = await errorOf(lastValueFrom(of<Op>({ op: 'square', n: 2 }).pipe(pool.map())));
-    expect(isWorkerCrashedError(error)).to.equal(true);
-    expect(String((error as Error).message)).to.contain('broken worker script');
+  it('a script that throws while loading fails every item with one fatal error, at once later', async () => {
+    pool = threadPool({ script: brokenScript, size: 2 });
+    const error = await errorOf(
+      lastValueFrom(
+        range(0, 5).pipe(
+          map((n): Op => ({ op: 'square', n })),
+          pool.map(),
+        ),
+      ),
+    );
+    expect(isWorkerCrashedError(error)).to.equal(false);
+    expect(isTransient(error)).to.equal(false); // a configuration error: retrying cannot help
+    expect(String((error as Error).message)).to.match(/failed to load: broken worker script/);
+    expect(((error as Error).cause as Error).message).to.equal('broken worker script');
+    // The pool knows now: a later subscription errors at once with the same error.
+    const later = await errorOf(lastValueFrom(of<Op>({ op: 'square', n: 1 }).pipe(pool.map())));
+    expect(later).to.equal(error);
+  });
+
+  it('a syntax error or a missing module in the script is fatal too, not WorkerCrashedError', async () => {
+    const scripts = {
+      syntax: 'export const = 1;',
+      module: 'import "./no-such-module-here.js";',
+    };
+    for (const source of Object.values(scripts)) {
+      const script = new URL(`data:text/javascript,${encodeURIComponent(source)}`);
+      const broken = threadPool<number, number>({ script, size: 1 });
+      const error = await errorOf(lastValueFrom(of(1).pipe(broken.map())));
+      await broken.close();
+      expect(isWorkerCrashedError(error), String(error)).to.equal(false);
+      expect(isTransient(error)).to.equal(false);
+      expect(String((error as Error).message)).to.match(/^worker script data:.* failed to load/);
+    }
+  });
+
+  it('a script path or file: URL that is not a file is rejected at creation, naming it', () => {
+    const missing = join(tmpdir(), 'rxc-no-such-worker.js');
+    expect(() => threadPool({ script: missing })).to.throw(
+      TypeError,
+      `script ${JSON.stringify(missing)} does not exist`,
+    );
+    expect(() => threadPool({ script: pathToFileURL(missing) })).to.throw(
+      TypeError,
+      /does not exist/,
+    );
+    expect(() => threadPool({ script: pathToFileURL(missing).href })).to.throw(
+      TypeError,
+      /does not exist/,
+    );
+    expect(() => threadPool({ script: tmpdir() })).to.throw(TypeError, /is not a file/);
+    expect(() => threadPool({ script: 'worker.js' })).to.throw(
+      TypeError,
+      /script must be an absolute path, a path starting with \.\/ or \.\.\/, or a URL, got "worker.js"/,
+    );
   });
 
   it('an error thrown by the work function errors the output with a copy of it', async () => {
