@@ -199,6 +199,25 @@ export class BackendRejectedError extends ConcurrencyError {
 export const isBackendRejectedError = (e: unknown): e is BackendRejectedError =>
   e instanceof BackendRejectedError || hasCode(e, BackendRejectedError.code);
 
+/**
+ * A worker script could not load (missing file, syntax error, a throw at load): a configuration
+ * error, so it is fatal and the pool does not respawn. `cause` is the worker's own error.
+ */
+export class WorkerLoadError extends ConcurrencyError {
+  static readonly code = 'ERR_RXC_WORKER_LOAD';
+  override readonly name = 'WorkerLoadError';
+  constructor(
+    /** The script (path or URL) that failed to load. */
+    readonly script: string,
+    message = `worker script ${script} failed to load`,
+    options?: { cause?: unknown },
+  ) {
+    super(WorkerLoadError.code, message, options);
+  }
+}
+export const isWorkerLoadError = (e: unknown): e is WorkerLoadError =>
+  e instanceof WorkerLoadError || hasCode(e, WorkerLoadError.code);
+
 const transientCodes = new Set<string>([
   BufferOverflowError.code,
   RateLimitExceededError.code,

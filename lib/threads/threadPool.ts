@@ -5,7 +5,12 @@ import {
   type OperatorFunction,
   type Subscriber,
 } from 'rxjs';
-import { AbortedError, BufferOverflowError, WorkerCrashedError } from '../errors.js';
+import {
+  AbortedError,
+  BufferOverflowError,
+  WorkerCrashedError,
+  WorkerLoadError,
+} from '../errors.js';
 import {
   validateBoolean,
   validateInteger,
@@ -352,11 +357,11 @@ class Pool {
  * The error for a script that died before `exposeWorker` ran (syntax error, missing module,
  * throw at load, no such file): fatal, so `isTransient` says false and retrying stops.
  */
-function loadFailure(script: string | URL, cause: unknown): Error {
+function loadFailure(script: string | URL, cause: unknown): WorkerLoadError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   const name = String(script);
   const shown = name.length > 200 ? `${name.slice(0, 200)}…` : name;
-  return new Error(`worker script ${shown} failed to load: ${reason}`, { cause });
+  return new WorkerLoadError(name, `worker script ${shown} failed to load: ${reason}`, { cause });
 }
 
 function removeCancelled(tasks: Task[]): void {

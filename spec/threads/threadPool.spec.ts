@@ -19,6 +19,7 @@ import {
   isBufferOverflowError,
   isTransient,
   isWorkerCrashedError,
+  isWorkerLoadError,
   WorkerCrashedError,
 } from '../../lib/errors.js';
 import { exposeWorker, threadPool, type ThreadPool } from '../../lib/threads/index.js';
@@ -156,6 +157,7 @@ describe('threadPool (real worker_threads)', function () {
       ),
     );
     expect(isWorkerCrashedError(error)).to.equal(false);
+    expect(isWorkerLoadError(error)).to.equal(true);
     expect(isTransient(error)).to.equal(false); // a configuration error: retrying cannot help
     expect(String((error as Error).message)).to.match(/failed to load: broken worker script/);
     expect(((error as Error).cause as Error).message).to.equal('broken worker script');
@@ -175,6 +177,7 @@ describe('threadPool (real worker_threads)', function () {
       const error = await errorOf(lastValueFrom(of(1).pipe(broken.map())));
       await broken.close();
       expect(isWorkerCrashedError(error), String(error)).to.equal(false);
+      expect(isWorkerLoadError(error), String(error)).to.equal(true);
       expect(isTransient(error)).to.equal(false);
       expect(String((error as Error).message)).to.match(/^worker script data:.* failed to load/);
     }
