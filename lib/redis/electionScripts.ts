@@ -37,9 +37,15 @@ local mine = cur and string.sub(cur, 1, #ARGV[1] + 1) == ARGV[1] .. '|'
  * Becomes leader with a fresh term (INCR) if nobody leads. -> {1, value, ttl} | {0, value, pttl}
  * A missing counter (new election, or a Redis that lost its data) starts at the server's clock
  * in microseconds, so terms keep increasing across a restart without persistence.
+ * A key already holding this token is an earlier attempt of the same campaign that landed after
+ * its caller stopped waiting (deadline): it is taken back, renewed, instead of blocking the
+ * election for a whole TTL under a token nobody would renew or resign.
  * KEYS = leader, term, log; ARGV = token, value, ttl ms, channel.
  */
-export const CAMPAIGN = luaScript(`local cur = redis.call('GET', KEYS[1])
+export const CAMPAIGN = luaScript(`${MATCH}if mine then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {1, cur, tonumber(ARGV[3])}
+end
 if cur then return {0, cur, redis.call('PTTL', KEYS[1])} end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local now = redis.call('TIME')
@@ -90,8 +96,7 @@ export function parseLeader(raw: string | null | undefined): Leader | null {
 
 /** A published message: a leader (new term or proclaimed value) or a resignation (''). */
 export type ElectionMessage =
-  | { readonly kind: 'leader'; readonly leader: Leader }
-  | { readonly kind: 'vacant' };
+  { readonly kind: 'leader'; readonly leader: Leader } | { readonly kind: 'vacant' };
 
 export function parseMessage(text: string): ElectionMessage | undefined {
   if (text === '') return { kind: 'vacant' };

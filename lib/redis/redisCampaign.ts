@@ -52,6 +52,8 @@ export function subscribeCampaign(
   let validity: LeaseValidity | undefined;
   let emitted: { isLeader: boolean; term: bigint } | undefined;
   let attempting = false;
+  /** An attempt with `token` failed without a reply: it may have won on the server all the same. */
+  let unsure = false;
   let again = false;
   let recheck: Subscription | undefined;
   let renewal: Subscription | undefined;
@@ -121,6 +123,7 @@ export function subscribeCampaign(
     runner.run(CAMPAIGN, [keys.leader, keys.term, keys.log], args).then(
       (reply) => {
         attempting = false;
+        unsure = false;
         const [won, raw, pttl] = reply as [number, string, number];
         if (closed || token !== trying) {
           if (won === 1) ctx.resign(trying); // a late win nobody waits for
@@ -134,7 +137,9 @@ export function subscribeCampaign(
       () => {
         attempting = false;
         if (closed) return;
-        token = uuid(); // the attempt may still land: never reuse its token
+        // The attempt may still land (queued while Redis was away): keep its token, so the next
+        // attempt takes such a late win back and teardown resigns it.
+        unsure = true;
         emit(); // within the call deadline: a campaign against a dead Redis says it does not lead
         scheduleRecheck(Math.floor(ttlMs / 3));
       },
@@ -154,6 +159,6 @@ export function subscribeCampaign(
     renewal?.unsubscribe();
     validity?.disarm();
     unlisten();
-    if (leading || attempting) ctx.resign(token);
+    if (leading || attempting || unsure) ctx.resign(token);
   };
 }

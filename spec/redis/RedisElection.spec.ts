@@ -1,0 +1,171 @@
+/**
+ * RedisElection against a stopped or paused redis-server (every call answers within its
+ * deadline, the same objects recover after a restart), its subscriber connection's lifetime,
+ * process exit, and its creation-time validation.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { Candidacy, Leader } from '../../lib/election/index.js';
+import { isBackendUnavailableError } from '../../lib/errors.js';
+import { RedisElection } from '../../lib/redis/index.js';
+import { eventually } from '../election/conformance.js';
+import { sharedRedis, startRedis, type RedisServer } from '../support/servers.js';
+
+const prefix = `rxc-election-unit-${process.pid}:`;
+
+describe('RedisElection with Redis down', function () {
+  this.timeout(40_000);
+  let server: RedisServer;
+  let redis: Redis;
+  before(async () => {
+    server = await startRedis();
+  });
+  beforeEach(() => {
+    redis = new Redis(server.url); // ioredis defaults: offline queue, 20 retries per request
+    redis.on('error', () => undefined);
+  });
+  afterEach(() => redis.disconnect());
+  after(() => server?.stop());
+
+  const election = () => new RedisElection(redis, { prefix, ttlMs: 10_000, commandTimeoutMs: 500 });
+
+  it('a campaign started while Redis is down emits isLeader: false within the deadline, then leads once Redis is back', async () => {
+    await server.process.stop();
+    const started = performance.now();
+    const history: { c: Candidacy; at: number }[] = [];
+    const s = election()
+      .campaign('down', 'a')
+      .subscribe((c) => history.push({ c, at: performance.now() - started }));
+    try {
+      await eventually('not leader', () => history.length > 0, 3000);
+      expect(history[0].c.isLeader).to.equal(false);
+      expect(history[0].at).to.be.below(500 + 1000);
+      await server.process.start();
+      await eventually('leads', () => history.at(-1)?.c.isLeader, 15_000);
+    } finally {
+      s.unsubscribe();
+    }
+  });
+
+  it('observe errors BackendUnavailableError within the deadline; proclaim rejects; the same election works after a restart', async () => {
+    const e = election();
+    const leading: Candidacy[] = [];
+    const s = e.campaign('obs', 'a').subscribe((c) => c.isLeader && leading.push(c));
+    await eventually('leads', () => leading.length > 0);
+    server.process.signal('SIGSTOP');
+    try {
+      const started = performance.now();
+      const observed = await new Promise<unknown>((resolve) =>
+        e.observe('obs').subscribe({ next: resolve, error: resolve }),
+      );
+      expect(isBackendUnavailableError(observed), String(observed)).to.equal(true);
+      expect(performance.now() - started).to.be.below(500 + 1000);
+      const proclaimed = await leading[0].proclaim('x').catch((err: unknown) => err);
+      expect(isBackendUnavailableError(proclaimed), String(proclaimed)).to.equal(true);
+    } finally {
+      server.process.signal('SIGCONT');
+    }
+    s.unsubscribe(); // resigns
+    await server.process.restart();
+    const seen: (Leader | null)[] = [];
+    const o = e.observe('obs').subscribe((l) => seen.push(l));
+    const again = e.campaign('obs', 'b').subscribe();
+    await eventually('observed after restart', () => seen.at(-1)?.value === 'b', 15_000);
+    again.unsubscribe();
+    o.unsubscribe();
+  });
+});
+
+describe('RedisElection connections and process exit', function () {
+  this.timeout(30_000);
+  let url: string;
+  let admin: Redis;
+  before(async () => {
+    url = (await sharedRedis()).url;
+    admin = new Redis(url);
+  });
+  after(() => admin.disconnect());
+  const channels = async () => (await admin.pubsub('CHANNELS', `${prefix}*`)) as string[];
+
+  it('closes its subscriber connection when the main client ends', async () => {
+    const redis = new Redis(url);
+    const e = new RedisElection(redis, { prefix, ttlMs: 2000 });
+    const seen: unknown[] = [];
+    const o = e.observe('ends').subscribe((l) => seen.push(l));
+    await eventually('subscribed', async () => (await channels()).length > 0);
+    await redis.quit();
+    await eventually('subscriber closed', async () => (await channels()).length === 0);
+    o.unsubscribe();
+  });
+
+  for (const how of ['quit', 'disconnect']) {
+    it(`a process that unsubscribes everything and closes its client (${how}) exits by itself within 10 s`, async () => {
+      const fixture = fileURLToPath(
+        new URL('../fixtures/election/exit-after-unsubscribe.ts', import.meta.url),
+      );
+      const child = spawn(process.execPath, ['--import=tsx', fixture, url, how], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      try {
+        await eventually('unsubscribed', () => out.includes('unsubscribed'), 15_000);
+        const since = performance.now();
+        const timer = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000).unref());
+        expect(await Promise.race([exited, timer])).to.equal(0);
+        expect(performance.now() - since).to.be.below(10_000);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+  }
+});
+
+describe('RedisElection options', () => {
+  const redis = new Redis({ lazyConnect: true });
+  after(() => redis.disconnect());
+
+  it('rejects unknown option keys, naming them', () => {
+    expect(() => new RedisElection(redis, { ttl: 5 } as never)).to.throw(TypeError, '"ttl"');
+    const e = new RedisElection(redis);
+    expect(() => e.campaign('n', 'x', { ttlSeconds: 1 } as never)).to.throw(
+      TypeError,
+      '"ttlSeconds"',
+    );
+  });
+
+  it('rejects times above 2^31-1 ms, naming the option and the value', () => {
+    expect(() => new RedisElection(redis, { ttlMs: 2 ** 31 })).to.throw(
+      RangeError,
+      /ttlMs.*2147483648/,
+    );
+    expect(() => new RedisElection(redis, { commandTimeoutMs: 2 ** 31 })).to.throw(
+      RangeError,
+      /commandTimeoutMs.*2147483648/,
+    );
+    expect(() => new RedisElection(redis, { callTimeoutMs: 0 })).to.throw(
+      RangeError,
+      /callTimeoutMs/,
+    );
+    expect(() => new RedisElection(redis, { commandTimeoutMs: 1, callTimeoutMs: 1 })).to.throw(
+      TypeError,
+    );
+    expect(() => new RedisElection(redis).campaign('n', 'x', { ttlMs: 2 ** 31 })).to.throw(
+      RangeError,
+      /ttlMs.*2147483648/,
+    );
+    expect(() => new RedisElection(redis, { ttlMs: 2 ** 31 - 1 })).not.to.throw();
+  });
+
+  it('rejects a first argument that is not an ioredis client', () => {
+    const etcdLike = { get: () => undefined, put: () => undefined, close: () => undefined };
+    for (const notRedis of [{}, etcdLike, null, 'redis://localhost', { eval: () => 1 }])
+      expect(() => new RedisElection(notRedis as never), JSON.stringify(notRedis)).to.throw(
+        TypeError,
+        'redis must be an ioredis Redis or Cluster client',
+      );
+  });
+});
