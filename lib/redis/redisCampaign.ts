@@ -27,7 +27,8 @@ export interface CampaignContext {
 }
 
 /**
- * The subscribe function of `RedisElection.campaign`: all state is this subscription's.
+ * The subscribe function of `RedisElection.campaign`: all state is this subscription's (one
+ * {@link CampaignRun} per subscriber).
  *
  * - Leadership is a {@link LeaseValidity}: proven from the SEND time of the winning CAMPAIGN and
  *   of each confirmed RENEW, minus the drift allowance, re-armed when its timer fires early. It
@@ -44,121 +45,149 @@ export function subscribeCampaign(
   ctx: CampaignContext,
   subscriber: Subscriber<Candidacy>,
 ): TeardownLogic {
-  const { runner, scheduler, keys, ttlMs } = ctx;
-  let closed = false;
-  let token = uuid();
-  let leading = false;
-  let term = 0n;
-  let validity: LeaseValidity | undefined;
-  let emitted: { isLeader: boolean; term: bigint } | undefined;
-  let attempting = false;
-  /** An attempt with `token` failed without a reply: it may have won on the server all the same. */
-  let unsure = false;
-  let again = false;
-  let recheck: Subscription | undefined;
-  let renewal: Subscription | undefined;
+  return new CampaignRun(ctx, subscriber).start();
+}
 
-  const emit = () => {
-    if (closed || (emitted?.isLeader === leading && emitted.term === term)) return;
-    emitted = { isLeader: leading, term };
-    subscriber.next(ctx.candidacy(token, leading, term));
-  };
-  const scheduleRecheck = (delayMs: number) => {
-    recheck?.unsubscribe();
-    recheck = scheduleOnce(scheduler, Math.min(Math.max(1, delayMs), ttlMs), attempt);
-  };
+/** One subscription's campaign. */
+class CampaignRun {
+  private closed = false;
+  private token = uuid();
+  private leading = false;
+  private term = 0n;
+  private validity: LeaseValidity | undefined;
+  private emitted: { isLeader: boolean; term: bigint } | undefined;
+  private attempting = false;
+  /** An attempt with `token` failed without a reply: it may have won on the server all the same. */
+  private unsure = false;
+  private again = false;
+  private recheck: Subscription | undefined;
+  private renewal: Subscription | undefined;
+
+  constructor(
+    private readonly ctx: CampaignContext,
+    private readonly subscriber: Subscriber<Candidacy>,
+  ) {}
+
+  start(): TeardownLogic {
+    const unlisten = this.ctx.channels.listen(this.ctx.keys.channel, {
+      message: (text) => {
+        if (parseMessage(text)?.kind === 'vacant') this.attempt();
+      },
+      resync: this.attempt,
+    });
+    this.attempt(); // at once, not after SUBSCRIBE: a dead Redis must not leave the campaign silent
+    return () => {
+      this.closed = true;
+      this.recheck?.unsubscribe();
+      this.renewal?.unsubscribe();
+      this.validity?.disarm();
+      unlisten();
+      if (this.leading || this.attempting || this.unsure) this.ctx.resign(this.token);
+    };
+  }
+
+  private emit(): void {
+    const { leading, term } = this;
+    if (this.closed || (this.emitted?.isLeader === leading && this.emitted.term === term)) return;
+    this.emitted = { isLeader: leading, term };
+    this.subscriber.next(this.ctx.candidacy(this.token, leading, term));
+  }
+
+  private scheduleRecheck(delayMs: number): void {
+    this.recheck?.unsubscribe();
+    const delay = Math.min(Math.max(1, delayMs), this.ctx.ttlMs);
+    this.recheck = scheduleOnce(this.ctx.scheduler, delay, this.attempt);
+  }
+
+  private scheduleRenewal(): void {
+    this.renewal = scheduleOnce(this.ctx.scheduler, Math.floor(this.ctx.ttlMs / 3), this.renew);
+  }
+
   /** Leadership can no longer be proven: say so first, then clean up and run again. */
-  const lose = () => {
-    if (!leading) return;
-    leading = false;
-    validity?.disarm();
-    renewal?.unsubscribe();
-    emit();
-    ctx.resign(token);
-    token = uuid();
-    attempt();
+  private readonly lose = (): void => {
+    if (!this.leading) return;
+    this.leading = false;
+    this.validity?.disarm();
+    this.renewal?.unsubscribe();
+    this.emit();
+    this.ctx.resign(this.token);
+    this.token = uuid();
+    this.attempt();
   };
-  const renew = () => {
-    if (closed || !leading || !validity!.isValid()) return; // isValid() runs lose() once run out
+
+  private readonly renew = (): void => {
+    const proof = this.validity!;
+    // isValid() runs lose() once validity has run out.
+    if (this.closed || !this.leading || !proof.isValid()) return;
+    const { runner, scheduler, keys, ttlMs } = this.ctx;
     const sentAt = scheduler.now();
-    const renewing = token;
-    const proof = validity!;
+    const renewing = this.token;
     runner.run(RENEW, [keys.leader], [renewing, String(ttlMs)]).then(
       (ok) => {
-        if (closed || !leading || token !== renewing) return;
-        if (ok !== 1) return lose(); // the key is gone or someone else's
+        if (this.closed || !this.leading || this.token !== renewing) return;
+        if (ok !== 1) return this.lose(); // the key is gone or someone else's
         proof.confirm(sentAt, ttlMs); // a reply too late to prove anything changes nothing
       },
       () => undefined, // the validity timer decides
     );
-    renewal = scheduleOnce(scheduler, Math.floor(ttlMs / 3), renew);
+    this.scheduleRenewal();
   };
-  const win = (sentAt: number, raw: string, trying: string) => {
-    const proof = new LeaseValidity(scheduler, lose);
-    if (!proof.confirm(sentAt, ttlMs)) {
+
+  private win(sentAt: number, raw: string, trying: string): void {
+    const proof = new LeaseValidity(this.ctx.scheduler, this.lose);
+    if (!proof.confirm(sentAt, this.ctx.ttlMs)) {
       // The reply came after the validity it could prove: that leadership was never provable.
-      ctx.resign(trying);
-      token = uuid();
-      return scheduleRecheck(1);
+      this.ctx.resign(trying);
+      this.token = uuid();
+      return this.scheduleRecheck(1);
     }
-    leading = true;
-    term = parseLeader(raw)!.term;
-    validity = proof;
-    recheck?.unsubscribe();
+    this.leading = true;
+    this.term = parseLeader(raw)!.term;
+    this.validity = proof;
+    this.recheck?.unsubscribe();
     proof.arm();
-    renewal = scheduleOnce(scheduler, Math.floor(ttlMs / 3), renew);
-    emit();
-  };
-  const attempt = (): void => {
-    if (closed || leading) return;
-    if (attempting) {
-      again = true;
+    this.scheduleRenewal();
+    this.emit();
+  }
+
+  private readonly attempt = (): void => {
+    if (this.closed || this.leading) return;
+    if (this.attempting) {
+      this.again = true;
       return;
     }
-    attempting = true;
-    again = false;
+    this.attempting = true;
+    this.again = false;
+    const { runner, scheduler, keys, ttlMs, candidate } = this.ctx;
     const sentAt = scheduler.now();
-    const trying = token;
-    const args = [trying, ctx.candidate, String(ttlMs), keys.channel];
+    const trying = this.token;
+    const args = [trying, candidate, String(ttlMs), keys.channel];
     runner.run(CAMPAIGN, [keys.leader, keys.term, keys.log], args).then(
-      (reply) => {
-        attempting = false;
-        unsure = false;
-        const [won, raw, pttl] = reply as [number, string, number];
-        if (closed || token !== trying) {
-          if (won === 1) ctx.resign(trying); // a late win nobody waits for
-          return;
-        }
-        if (won === 1) return win(sentAt, raw, trying);
-        emit();
-        scheduleRecheck(pttl > 0 ? pttl + 1 : ttlMs);
-        if (again) attempt();
-      },
-      () => {
-        attempting = false;
-        if (closed) return;
-        // The attempt may still land (queued while Redis was away): keep its token, so the next
-        // attempt takes such a late win back and teardown resigns it.
-        unsure = true;
-        emit(); // within the call deadline: a campaign against a dead Redis says it does not lead
-        scheduleRecheck(Math.floor(ttlMs / 3));
-      },
+      (reply) => this.answered(reply as [number, string, number], sentAt, trying),
+      () => this.failed(),
     );
   };
 
-  const unlisten = ctx.channels.listen(keys.channel, {
-    message: (text) => {
-      if (parseMessage(text)?.kind === 'vacant') attempt();
-    },
-    resync: attempt,
-  });
-  attempt(); // at once, not after SUBSCRIBE: a dead Redis must not leave the campaign silent
-  return () => {
-    closed = true;
-    recheck?.unsubscribe();
-    renewal?.unsubscribe();
-    validity?.disarm();
-    unlisten();
-    if (leading || attempting || unsure) ctx.resign(token);
-  };
+  private answered([won, raw, pttl]: [number, string, number], sentAt: number, trying: string) {
+    this.attempting = false;
+    this.unsure = false;
+    if (this.closed || this.token !== trying) {
+      if (won === 1) this.ctx.resign(trying); // a late win nobody waits for
+      return;
+    }
+    if (won === 1) return this.win(sentAt, raw, trying);
+    this.emit();
+    this.scheduleRecheck(pttl > 0 ? pttl + 1 : this.ctx.ttlMs);
+    if (this.again) this.attempt();
+  }
+
+  private failed(): void {
+    this.attempting = false;
+    if (this.closed) return;
+    // The attempt may still land (queued while Redis was away): keep its token, so the next
+    // attempt takes such a late win back and teardown resigns it.
+    this.unsure = true;
+    this.emit(); // within the call deadline: a campaign against a dead Redis says it does not lead
+    this.scheduleRecheck(Math.floor(this.ctx.ttlMs / 3));
+  }
 }

@@ -48,7 +48,8 @@ function parseRead(raw: string, counter: string, log?: readonly string[]): ReadR
 }
 
 /**
- * The subscribe function of `RedisElection.observe`: all state is this subscription's.
+ * The subscribe function of `RedisElection.observe`: all state is this subscription's (one
+ * {@link ObserveRun} per subscriber).
  *
  * Published messages are applied as they come (they carry the term, and Redis delivers one
  * channel's messages in the order it published them), so a leader that resigns at once is still
@@ -72,107 +73,135 @@ export function subscribeObserve(
   ctx: ObserveContext,
   subscriber: Subscriber<Leader | null>,
 ): TeardownLogic {
-  const { runner, scheduler, keys, ttlMs } = ctx;
-  let closed = false;
-  let shown: { position: Position; leader: Leader | null } | undefined;
-  /** The state at subscribe time, held until the subscription is live. */
-  let baseline: ReadResult | undefined;
-  /** Messages that came before the first live read, applied after it (bounded). */
-  let queued: string[] | undefined = [];
-  /** Messages received so far: a read replaces a same-term value only if none came meanwhile. */
-  let messages = 0;
-  let live = false;
-  let reading = false;
-  let again = false;
-  let recheck: Subscription | undefined;
+  return new ObserveRun(ctx, subscriber).start();
+}
 
-  const show = (position: Position, leader: Leader | null, fresh: boolean) => {
+/** One subscription's observer. */
+class ObserveRun {
+  private closed = false;
+  private shown: { position: Position; leader: Leader | null } | undefined;
+  /** The state at subscribe time, held until the subscription is live. */
+  private baseline: ReadResult | undefined;
+  /** Messages that came before the first live read, applied after it (bounded). */
+  private queued: string[] | undefined = [];
+  /** Messages received so far: a read replaces a same-term value only if none came meanwhile. */
+  private messages = 0;
+  private live = false;
+  private reading = false;
+  private again = false;
+  private recheck: Subscription | undefined;
+
+  constructor(
+    private readonly ctx: ObserveContext,
+    private readonly subscriber: Subscriber<Leader | null>,
+  ) {}
+
+  start(): TeardownLogic {
+    const unlisten = this.ctx.channels.listen(this.ctx.keys.channel, {
+      message: (text) => this.onMessage(text),
+      resync: () => {
+        this.live = true;
+        this.read();
+      },
+    });
+    // At once, not only after SUBSCRIBE: against a dead Redis this read fails within the
+    // deadline (SUBSCRIBE would just wait). Its answer is the baseline until the channel is live.
+    this.read();
+    return () => {
+      this.closed = true;
+      this.recheck?.unsubscribe();
+      unlisten();
+    };
+  }
+
+  private show(position: Position, leader: Leader | null, fresh: boolean): void {
+    const { shown } = this;
     const order = shown === undefined ? 1 : compare(position, shown.position);
     const changed =
       order > 0 ||
       (order === 0 && fresh && leader !== null && leader.value !== shown?.leader?.value);
     if (!changed) return;
-    shown = { position, leader };
-    subscriber.next(leader);
-  };
-  const apply = (text: string) => {
+    this.shown = { position, leader };
+    this.subscriber.next(leader);
+  }
+
+  private apply(text: string): void {
     const message = parseMessage(text);
     if (message?.kind === 'leader')
-      return show({ term: message.leader.term, vacant: false }, message.leader, true);
+      return this.show({ term: message.leader.term, vacant: false }, message.leader, true);
     // '' (a resignation) does not say whose term ended: a read after a newer term started would
     // wrongly blank it, so only the read, ordered by its position, says what holds now.
-    read();
-  };
-  const onMessage = (text: string) => {
-    messages++;
-    if (queued === undefined) return apply(text);
-    if (queued.length < 1000) queued.push(text);
-    else read(); // a flood before the first read: the log and the read make up for it
-  };
-  const applyRead = (result: ReadResult, fresh: boolean) => {
+    this.read();
+  }
+
+  private onMessage(text: string): void {
+    this.messages++;
+    if (this.queued === undefined) return this.apply(text);
+    if (this.queued.length < 1000) this.queued.push(text);
+    else this.read(); // a flood before the first read: the log and the read make up for it
+  }
+
+  private applyRead(result: ReadResult, fresh: boolean): void {
     const { position, leader } = result;
     for (const earlier of result.log)
       if (earlier.term < position.term || (position.vacant && earlier.term === position.term))
-        show({ term: earlier.term, vacant: false }, earlier, false);
-    if (!result.dataLost) return show(position, leader, fresh);
+        this.show({ term: earlier.term, vacant: false }, earlier, false);
+    if (!result.dataLost) return this.show(position, leader, fresh);
     // No keys at all: a new election, or Redis lost its data (then the shown leader is gone).
-    if (shown === undefined) show(position, null, fresh);
-    else if (fresh) show({ term: shown.position.term, vacant: true }, null, fresh);
-  };
-  const onRead = (result: ReadResult, fresh: boolean) => {
-    if (!live) {
-      baseline ??= result; // the state at subscribe time
+    if (this.shown === undefined) this.show(position, null, fresh);
+    else if (fresh) this.show({ term: this.shown.position.term, vacant: true }, null, fresh);
+  }
+
+  private onRead(result: ReadResult, fresh: boolean): void {
+    if (!this.live) {
+      this.baseline ??= result; // the state at subscribe time
       return;
     }
-    if (baseline !== undefined) {
-      show(baseline.position, baseline.leader, false);
-      baseline = undefined;
+    if (this.baseline !== undefined) {
+      this.show(this.baseline.position, this.baseline.leader, false);
+      this.baseline = undefined;
     }
-    applyRead(result, fresh);
-    const pending = queued ?? [];
-    queued = undefined;
-    for (const text of pending) apply(text);
-  };
-  const read = () => {
-    if (closed) return;
-    if (reading) {
-      again = true;
+    this.applyRead(result, fresh);
+    const pending = this.queued ?? [];
+    this.queued = undefined;
+    for (const text of pending) this.apply(text);
+  }
+
+  private readonly read = (): void => {
+    if (this.closed) return;
+    if (this.reading) {
+      this.again = true;
       return;
     }
-    reading = true;
-    again = false;
-    recheck?.unsubscribe();
-    const sentAfter = messages;
+    this.reading = true;
+    this.again = false;
+    this.recheck?.unsubscribe();
+    const { runner, keys } = this.ctx;
+    const sentAfter = this.messages;
     runner.run(READ, [keys.leader, keys.term, keys.log], []).then(
-      (reply) => {
-        reading = false;
-        if (closed) return;
-        const [raw, pttl, counter, log] = reply as [string, number, string, string[]];
-        onRead(parseRead(raw, counter, log), messages === sentAfter);
-        const expiresIn = raw !== '' && pttl > 0 ? pttl + 1 : ttlMs;
-        recheck = scheduleOnce(scheduler, Math.min(expiresIn, ttlMs), read);
-        if (again) read();
-      },
-      (e: unknown) => {
-        reading = false;
-        if (closed) return;
-        if (shown === undefined) return subscriber.error(e);
-        recheck = scheduleOnce(scheduler, Math.floor(ttlMs / 3), read);
-      },
+      (reply) => this.answered(reply as [string, number, string, string[]], sentAfter),
+      (e: unknown) => this.failed(e),
     );
   };
-  const resync = () => {
-    live = true;
-    read();
-  };
 
-  const unlisten = ctx.channels.listen(keys.channel, { message: onMessage, resync });
-  // At once, not only after SUBSCRIBE: against a dead Redis this read fails within the deadline
-  // (SUBSCRIBE would just wait). Its answer is held as the baseline until the subscription is live.
-  read();
-  return () => {
-    closed = true;
-    recheck?.unsubscribe();
-    unlisten();
-  };
+  private answered(
+    [raw, pttl, counter, log]: [string, number, string, string[]],
+    sentAfter: number,
+  ) {
+    this.reading = false;
+    if (this.closed) return;
+    const { scheduler, ttlMs } = this.ctx;
+    this.onRead(parseRead(raw, counter, log), this.messages === sentAfter);
+    // A leader that crashes publishes nothing: look again when its key would expire.
+    const expiresIn = raw !== '' && pttl > 0 ? pttl + 1 : ttlMs;
+    this.recheck = scheduleOnce(scheduler, Math.min(expiresIn, ttlMs), this.read);
+    if (this.again) this.read();
+  }
+
+  private failed(e: unknown): void {
+    this.reading = false;
+    if (this.closed) return;
+    if (this.shown === undefined) return this.subscriber.error(e);
+    this.recheck = scheduleOnce(this.ctx.scheduler, Math.floor(this.ctx.ttlMs / 3), this.read);
+  }
 }
