@@ -155,6 +155,8 @@ interface Tally {
   errors: Error[];
   /** Servers that had not answered yet. */
   pending: number;
+  /** Every server's answer, once all are in (each call has its deadline, so it settles). */
+  complete: Promise<Tally>;
 }
 
 /** The outcome of one acquire round. */
@@ -279,8 +281,8 @@ export class QuorumRedisLocks {
 
   /**
    * Sends one call per server (all, or `servers`) and settles once `needed` answers pass
-   * `accept`, or once too many refusals and failures make that impossible; later answers are
-   * ignored. Never rejects. @internal
+   * `accept`, or once too many refusals and failures make that impossible; later answers only
+   * go into the tally's `complete`. Never rejects. @internal
    */
   vote(
     call: (runner: ScriptRunner) => Promise<unknown>,
@@ -289,25 +291,28 @@ export class QuorumRedisLocks {
     needed = this.majority,
   ): Promise<Tally> {
     return new Promise((resolve) => {
-      const tally: Tally = { yes: [], no: [], errors: [], pending: servers.length };
-      let decided = servers.length === 0;
-      if (decided) resolve(tally);
-      const count = (update: () => void) => {
-        if (decided) return;
-        tally.pending--;
-        update();
-        const refused = tally.no.length + tally.errors.length;
-        if (tally.yes.length >= needed || refused > servers.length - needed || !tally.pending) {
-          decided = true;
-          resolve(tally);
-        }
+      // The running count goes on after the decision, for `complete`; the decision gets a copy.
+      const all: Omit<Tally, 'complete'> = { yes: [], no: [], errors: [], pending: servers.length };
+      let decided = false;
+      const decide = () => {
+        decided = true;
+        resolve({ ...all, yes: [...all.yes], no: [...all.no], errors: [...all.errors], complete });
       };
-      for (const server of servers) {
+      const count = (update: () => void) => {
+        all.pending--;
+        update();
+        const refused = all.no.length + all.errors.length;
+        if (decided) return;
+        if (all.yes.length >= needed || refused > servers.length - needed || !all.pending) decide();
+      };
+      const counted = servers.map((server) =>
         call(this.runners[server]).then(
-          (reply) => count(() => (accept(reply) ? tally.yes : tally.no).push({ server, reply })),
-          (e: Error) => count(() => tally.errors.push(e)),
-        );
-      }
+          (reply) => count(() => (accept(reply) ? all.yes : all.no).push({ server, reply })),
+          (e: Error) => count(() => all.errors.push(e)),
+        ),
+      );
+      const complete: Promise<Tally> = Promise.all(counted).then(() => ({ ...all, complete }));
+      if (servers.length === 0) decide();
     });
   }
 
@@ -364,7 +369,14 @@ export class QuorumRedisLocks {
       if (lease?.confirm(sentAt, ttlMs)) return { kind: 'acquired', lease };
     }
     this.undo(keys, token, id, votes);
-    return taken ? { kind: 'retry' } : this.classify(votes);
+    if (taken) return { kind: 'retry' };
+    // A vote decided while failures and silent servers together exceed the spare cannot tell
+    // "queued" or "split vote" from "too few servers answer": with a majority down, one live
+    // server's "held" reply would read as a split vote and the waiter would retry until waitMs
+    // instead of failing BackendUnavailableError. Only then wait for the rest (each has its
+    // deadline); a healthy or one-dead quorum is still classified at the decision.
+    const ambiguous = votes.errors.length + votes.pending > this.spare;
+    return this.classify(ambiguous ? await votes.complete : votes);
   }
 
   /** Leaves every server's queue, waking the next waiter where the key is free. */
