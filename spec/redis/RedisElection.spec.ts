@@ -100,6 +100,54 @@ describe('RedisElection connections and process exit', function () {
     o.unsubscribe();
   });
 
+  it('an observer whose subscriber connection was killed still sees every term, in order', async () => {
+    const name = `gap-${process.pid}`;
+    const watcherClient = new Redis(url, { connectionName: `rxc-gap-${process.pid}` });
+    const leaderClient = new Redis(url);
+    const leaders = new RedisElection(leaderClient, { prefix, ttlMs: 2000 });
+    const seen: (Leader | null)[] = [];
+    const o = new RedisElection(watcherClient, { prefix, ttlMs: 2000 })
+      .observe(name)
+      .subscribe((l) => seen.push(l));
+    try {
+      await eventually('first observation', () => seen.length > 0);
+      // The duplicate carries the client's name; only it has subscriptions.
+      const list = (await admin.client('LIST')) as string;
+      const subscriber = list
+        .split('\n')
+        .find((line) => line.includes(`name=rxc-gap-${process.pid}`) && / sub=[1-9]/.test(line));
+      expect(subscriber, list).to.not.equal(undefined);
+      await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(subscriber!)![1]);
+      // Leaders that resign the moment they win, while the observer hears no message: only the
+      // re-read after the reconnect (and the election's leader log) can show their terms.
+      const terms: bigint[] = [];
+      for (let round = 0; round < 5; round++) {
+        terms.push(
+          await new Promise<bigint>((resolve, reject) => {
+            const s = leaders.campaign(name, `quick-${round}`).subscribe({
+              next: (c) => {
+                if (!c.isLeader) return;
+                resolve(c.term);
+                queueMicrotask(() => s.unsubscribe());
+              },
+              error: reject,
+            });
+          }),
+        );
+      }
+      await eventually(
+        'the last term, then nobody',
+        () => seen.some((l) => l?.term === terms.at(-1)) && seen.at(-1) === null,
+      );
+      const observed = seen.filter((l) => l !== null).map((l) => l.term);
+      expect(observed, 'every term, in order, none missing').to.deep.equal(terms);
+    } finally {
+      o.unsubscribe();
+      watcherClient.disconnect();
+      leaderClient.disconnect();
+    }
+  });
+
   for (const how of ['quit', 'disconnect']) {
     it(`a process that unsubscribes everything and closes its client (${how}) exits by itself within 10 s`, async () => {
       const fixture = fileURLToPath(
