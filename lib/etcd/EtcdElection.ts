@@ -1,5 +1,5 @@
-import type { IKeyValue, IRangeResponse, IWatchResponse, Namespace, Watcher } from 'etcd3';
-import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import type { Namespace } from 'etcd3';
+import { Observable, type SchedulerLike } from 'rxjs';
 import type {
   CampaignOptions,
   Candidacy,
@@ -8,10 +8,22 @@ import type {
 } from '../election/ElectionBackend.js';
 import { isAbortedError, isBackendRejectedError, NotLeaderError } from '../errors.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
-import { validateInteger, validateNonEmptyString, validateObject } from '../internal/validate.js';
-import { DEFAULT_CALL_TIMEOUT_MS, readAtOrLatest, toEtcdError, unaryDeadline } from './etcdCall.js';
+import {
+  validateInteger,
+  validateMs,
+  validateNonEmptyString,
+  validateOptions,
+} from '../internal/validate.js';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  MAX_TTL_SECONDS,
+  toEtcdError,
+  unaryDeadline,
+  validateEtcdClient,
+} from './etcdCall.js';
 import { EtcdSession } from './EtcdSession.js';
-import { registeredAt, waitDelete } from './waitDelete.js';
+import { observeLeader, readPrefix } from './etcdObserve.js';
+import { waitDelete } from './waitDelete.js';
 
 /** Options of {@link EtcdElection}. */
 export interface EtcdElectionConfig {
@@ -27,15 +39,6 @@ export interface EtcdElectionConfig {
 
 /** Delays before retrying after etcd failed a call: short first, so a dead member costs little. */
 const RETRY_DELAYS_MS = [50, 100, 200, 400, 800, 1000];
-
-const toLeader = (kv: IKeyValue | undefined): Leader | null =>
-  kv === undefined
-    ? null
-    : { id: kv.key.toString(), value: kv.value.toString(), term: BigInt(kv.create_revision) };
-
-const sameLeader = (a: Leader | null, b: Leader | null) =>
-  a === b ||
-  (a !== null && b !== null && a.id === b.id && a.term === b.term && a.value === b.value);
 
 /** Thrown inside a campaign round when its lease or key is gone: start a new round. */
 class RoundOver extends Error {}
@@ -79,14 +82,20 @@ export class EtcdElection implements ElectionBackend {
     private readonly client: Namespace,
     config?: EtcdElectionConfig,
   ) {
-    if (typeof client !== 'object' || client === null || typeof client.watch !== 'function')
-      throw new TypeError('client must be an etcd3 Etcd3 or Namespace');
-    const options = validateObject('config', config);
+    validateEtcdClient(client);
+    const options = validateOptions('config', config, [
+      'prefix',
+      'ttlSeconds',
+      'callTimeoutMs',
+      'scheduler',
+    ]);
     this.prefix = options.prefix ?? '';
     if (typeof this.prefix !== 'string')
       throw new TypeError(`prefix must be a string, got ${typeof this.prefix}`);
-    this.ttlSeconds = validateInteger('ttlSeconds', options.ttlSeconds ?? 10, 1);
-    this.callTimeoutMs = validateInteger(
+    this.ttlSeconds = validateInteger('ttlSeconds', options.ttlSeconds ?? 10, 1, {
+      max: MAX_TTL_SECONDS,
+    });
+    this.callTimeoutMs = validateMs(
       'callTimeoutMs',
       options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       1,
@@ -98,9 +107,9 @@ export class EtcdElection implements ElectionBackend {
     validateNonEmptyString('name', name);
     if (typeof candidate !== 'string')
       throw new TypeError(`candidate must be a string, got ${typeof candidate}`);
-    const { ttlMs } = validateObject('options', options);
+    const { ttlMs } = validateOptions('options', options, ['ttlMs']);
     const ttlSeconds =
-      ttlMs === undefined ? this.ttlSeconds : Math.ceil(validateInteger('ttlMs', ttlMs, 1) / 1000);
+      ttlMs === undefined ? this.ttlSeconds : Math.ceil(validateMs('ttlMs', ttlMs, 1) / 1000);
     const pfx = `${this.prefix}${name}/`;
     return new Observable<Candidacy>((subscriber) => {
       const stop = new AbortController();
@@ -151,7 +160,7 @@ export class EtcdElection implements ElectionBackend {
             : txn.responses[0].response_range.kvs[0].create_revision;
           let deletedAt: string | undefined;
           for (;;) {
-            const res = await this.readPrefix(pfx, deletedAt);
+            const res = await readPrefix(this.client, this.callTimeoutMs, pfx, deletedAt);
             const mine = res.kvs.findIndex((kv) => kv.key.toString() === key);
             if (mine < 0 || res.kvs[mine].create_revision !== myRev) throw new RoundOver();
             if (mine === 0) break;
@@ -216,115 +225,13 @@ export class EtcdElection implements ElectionBackend {
 
   observe(name: string): Observable<Leader | null> {
     validateNonEmptyString('name', name);
-    const pfx = `${this.prefix}${name}/`;
-    return new Observable<Leader | null>((subscriber) => {
-      let closed = false;
-      let emitted: Leader | null | undefined;
-      /** Revision of the state last emitted: older answers are dropped, never emitted. */
-      let shownRevision = -1n;
-      let reading = false;
-      let pending: { revision: string | undefined } | undefined;
-      let failures = 0;
-      let retry: Subscription | undefined;
-
-      /** Reads the leader at `revision` (an event's) or, without one, at the latest revision. */
-      const read = (revision?: string) => {
-        if (closed) return;
-        if (reading) {
-          // One read follows the current one, at the newest revision asked for.
-          const newer =
-            pending === undefined ||
-            (pending.revision !== undefined &&
-              (revision === undefined || BigInt(revision) > BigInt(pending.revision)));
-          if (newer) pending = { revision };
-          return;
-        }
-        reading = true;
-        this.readPrefix(pfx, revision, 1).then(
-          (res) => {
-            reading = false;
-            failures = 0;
-            if (closed) return;
-            const at = BigInt(revision ?? res.header.revision);
-            const leader = toLeader(res.kvs[0]);
-            if (at >= shownRevision) {
-              shownRevision = at;
-              if (emitted === undefined || !sameLeader(emitted, leader)) {
-                emitted = leader;
-                subscriber.next(leader);
-              }
-            }
-            const next = pending;
-            pending = undefined;
-            if (next !== undefined) read(next.revision);
-          },
-          () => {
-            reading = false;
-            pending = undefined;
-            if (closed) return;
-            retry = scheduleOnce(this.scheduler, this.retryDelay(++failures), () => read());
-          },
-        );
-      };
-      /** Every event batch: read the leader at the batch's last revision, unless already shown. */
-      const onWatchResponse = (res: IWatchResponse) => {
-        let last = -1n;
-        for (const e of res.events) {
-          const revision = BigInt(e.kv.mod_revision);
-          if (revision > last) last = revision;
-        }
-        if (last > shownRevision) read(last.toString());
-      };
-      /**
-       * The open watchers: a second one when the first is not proven live, since etcd can
-       * register a watch behind its store (see `registeredAt`). Both watchers' events are read
-       * alike; a revision already shown is not read again.
-       */
-      const watchers: Watcher[] = [];
-      const stopWatching = () => {
-        for (const w of watchers.splice(0)) void w.cancel().catch(() => undefined);
-      };
-      const restartWatch = () => {
-        stopWatching();
-        if (!closed)
-          retry = scheduleOnce(this.scheduler, this.retryDelay(++failures), () => startWatch());
-      };
-      const startWatch = (extra = false) => {
-        this.client
-          .watch()
-          .prefix(pfx)
-          .create()
-          .then(
-            (w) => {
-              if (closed) return void w.cancel().catch(() => undefined);
-              watchers.push(w);
-              w.on('data', onWatchResponse);
-              w.on('connected', () => read()); // also after the stream moved to another member
-              w.on('error', () => {
-                if (watchers.includes(w)) restartWatch();
-              });
-              if (extra) return;
-              const registered = registeredAt(w);
-              read(); // watch first, then read: no change falls between the two
-              this.provesLive(pfx, registered).then(
-                (live) => {
-                  if (!live && !closed && watchers.includes(w)) startWatch(true);
-                },
-                () => undefined, // the first watcher stays; it is at most 100 ms late
-              );
-            },
-            () => {
-              if (!extra) restartWatch();
-            },
-          );
-      };
-      startWatch();
-      return () => {
-        closed = true;
-        retry?.unsubscribe();
-        stopWatching();
-      };
-    });
+    const context = {
+      client: this.client,
+      callTimeoutMs: this.callTimeoutMs,
+      scheduler: this.scheduler,
+      retryDelay: (failures: number) => this.retryDelay(failures),
+    };
+    return observeLeader(context, `${this.prefix}${name}/`);
   }
 
   private candidacy(
@@ -354,35 +261,6 @@ export class EtcdElection implements ElectionBackend {
         if (!ok) throw notLeader();
       },
     };
-  }
-
-  /** True if etcd answers a read at `registered`: nothing was written since a watch was registered. */
-  private async provesLive(pfx: string, registered: bigint): Promise<boolean> {
-    // Through the builder, so a namespaced client reads its own key space.
-    const res = await this.client.get(pfx).options(unaryDeadline(this.callTimeoutMs)).exec();
-    return BigInt(res.header.revision) === registered;
-  }
-
-  /**
-   * The election's keys, oldest (the leader) first; `limit` 1 for just the leader. With
-   * `atRevision` (a watch event's revision) it reads that exact revision, see `readAtOrLatest`.
-   */
-  private async readPrefix(pfx: string, atRevision?: string, limit = 0): Promise<IRangeResponse> {
-    try {
-      return await readAtOrLatest(atRevision, (revision) => {
-        const range = this.client
-          .getAll()
-          .prefix(pfx)
-          .sort('Create', 'Ascend')
-          .limit(limit)
-          .options(unaryDeadline(this.callTimeoutMs));
-        return (
-          revision === undefined ? range : range.revision(revision).serializable(true)
-        ).exec();
-      });
-    } catch (e) {
-      throw toEtcdError(e, 'range');
-    }
   }
 
   private retryDelay(failures: number): number {

@@ -8,7 +8,7 @@ import {
   SessionExpiredError,
 } from '../errors.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
-import { validateInteger, validateObject } from '../internal/validate.js';
+import { validateInteger, validateMs, validateOptions } from '../internal/validate.js';
 import { LeaseEnd } from '../lock/LeaseEnd.js';
 import {
   resolveAcquireOptions,
@@ -20,7 +20,9 @@ import { MemoryLocks } from '../lock/MemoryLocks.js';
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   isLeaseNotFound,
+  MAX_TTL_SECONDS,
   readAtOrLatest,
+  validateEtcdClient,
   toEtcdError,
   unaryDeadline,
 } from './etcdCall.js';
@@ -201,14 +203,19 @@ export class EtcdLocks implements LockBackend {
     readonly client: Etcd3,
     config?: EtcdLocksConfig,
   ) {
-    if (typeof (client as Partial<Etcd3> | undefined)?.watch !== 'function') {
-      throw new TypeError('client must be an etcd3 Etcd3 client');
-    }
-    const options = validateObject('config', config);
+    validateEtcdClient(client);
+    const options = validateOptions('config', config, [
+      'prefix',
+      'ttlSeconds',
+      'callTimeoutMs',
+      'scheduler',
+    ]);
     this.prefix = options.prefix ?? '';
     if (typeof this.prefix !== 'string') throw new TypeError('prefix must be a string');
-    this.ttlSeconds = validateInteger('ttlSeconds', options.ttlSeconds ?? 60, 1);
-    this.callTimeoutMs = validateInteger(
+    this.ttlSeconds = validateInteger('ttlSeconds', options.ttlSeconds ?? 60, 1, {
+      max: MAX_TTL_SECONDS,
+    });
+    this.callTimeoutMs = validateMs(
       'callTimeoutMs',
       options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       1,
@@ -220,7 +227,11 @@ export class EtcdLocks implements LockBackend {
   }
 
   acquire(key: string, options?: AcquireOptions): Promise<LockLease> {
+    // `ttlMs` stays allowed (the LockBackend contract; ignored here, see the class doc).
+    validateOptions('options', options, ['ttlMs', 'waitMs', 'signal']);
     const { waitMs, signal } = resolveAcquireOptions(key, options);
+    // A wait longer than a JS timer can hold would time out at once.
+    validateMs('waitMs', waitMs, 0, { allowInfinity: true });
     return this.acquireResolved(key, waitMs, signal);
   }
 

@@ -9,12 +9,14 @@ import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs
 import { BackendUnavailableError, SessionExpiredError } from '../errors.js';
 import { driftAllowanceMs, LeaseValidity } from '../internal/LeaseValidity.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
-import { validateInteger, validateObject } from '../internal/validate.js';
+import { validateInteger, validateMs, validateOptions } from '../internal/validate.js';
 import { isClientClosed, onClientClose } from './clientClosed.js';
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   isLeaseNotFound,
+  MAX_TTL_SECONDS,
   toEtcdError,
+  validateEtcdClient,
   unaryDeadline,
 } from './etcdCall.js';
 
@@ -104,9 +106,12 @@ export class EtcdSession {
    * cannot be reached within `callTimeoutMs` (and the client's `dialTimeout`).
    */
   static async create(client: Namespace, config?: EtcdSessionConfig): Promise<EtcdSession> {
-    const options = validateObject('config', config);
-    const ttlSeconds = validateInteger('ttlSeconds', options.ttlSeconds ?? 60, 1);
-    const callTimeoutMs = validateInteger(
+    validateEtcdClient(client);
+    const options = validateOptions('config', config, ['ttlSeconds', 'callTimeoutMs', 'scheduler']);
+    const ttlSeconds = validateInteger('ttlSeconds', options.ttlSeconds ?? 60, 1, {
+      max: MAX_TTL_SECONDS,
+    });
+    const callTimeoutMs = validateMs(
       'callTimeoutMs',
       options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       1,

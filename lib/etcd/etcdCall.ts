@@ -23,6 +23,42 @@ import {
   isConcurrencyError,
   isTransient,
 } from '../errors.js';
+import { MAX_TIMER_MS } from '../internal/validate.js';
+
+/** The longest TTL in whole seconds whose keepalive and expiry timers fit a JS timer. */
+export const MAX_TTL_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
+function describe(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return String(value);
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  // The likely mix-up: the ioredis client meant for RedisLocks (its constructor.name is
+  // 'EventEmitter'; it is known by its command methods).
+  const redis = value as { sendCommand?: unknown; duplicate?: unknown };
+  if (typeof redis.sendCommand === 'function' && typeof redis.duplicate === 'function')
+    return 'an ioredis client';
+  return typeof name === 'string' && name !== 'Object' ? `a ${name}` : 'an object';
+}
+
+/**
+ * Throws unless `client` is an etcd3 client or namespace: checked by its lease client and
+ * key-value methods, since `watch()` alone also matches an ioredis client (the WATCH command).
+ */
+export function validateEtcdClient(client: unknown): void {
+  const c = client as
+    | { leaseClient?: { leaseGrant?: unknown }; kv?: { txn?: unknown }; watch?: unknown }
+    | null
+    | undefined;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.watch !== 'function' ||
+    typeof c.leaseClient?.leaseGrant !== 'function' ||
+    typeof c.kv?.txn !== 'function'
+  )
+    throw new TypeError(
+      `client must be an etcd3 Etcd3 client or Namespace, got ${describe(client)}`,
+    );
+}
 
 /** Default deadline for one unary etcd call (grant, txn, get, delete, revoke). */
 export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
