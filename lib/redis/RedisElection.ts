@@ -86,6 +86,7 @@ export class RedisElection implements ElectionBackend {
   private readonly ttlMs: number;
   private readonly scheduler: SchedulerLike;
   private readonly runner: ScriptRunner;
+  private readonly commandTimeoutMs: number;
   private readonly channels: ElectionChannels;
 
   constructor(redis: Redis | Cluster, config?: RedisElectionConfig) {
@@ -97,12 +98,8 @@ export class RedisElection implements ElectionBackend {
       throw new TypeError(`prefix must be a string, got ${typeof this.prefix}`);
     this.ttlMs = validateMs('ttlMs', options.ttlMs ?? 10_000, MIN_TTL_MS);
     this.scheduler = resolveScheduler(options.scheduler);
-    this.runner = new ScriptRunner(
-      redis,
-      ELECTION_SCRIPTS,
-      commandTimeout(options),
-      this.scheduler,
-    );
+    this.commandTimeoutMs = commandTimeout(options);
+    this.runner = new ScriptRunner(redis, ELECTION_SCRIPTS, this.commandTimeoutMs, this.scheduler);
     this.channels = new ElectionChannels(redis);
   }
 
@@ -133,6 +130,7 @@ export class RedisElection implements ElectionBackend {
       scheduler: this.scheduler,
       keys: electionKeys(this.prefix, name),
       ttlMs: this.ttlMs,
+      commandTimeoutMs: this.commandTimeoutMs,
     };
     return new Observable<Leader | null>((subscriber) => subscribeObserve(context, subscriber));
   }

@@ -13,7 +13,12 @@ export interface ObserveContext {
   readonly keys: ElectionKeys;
   /** The election's default TTL: the longest an observer goes without a re-read. */
   readonly ttlMs: number;
+  /** The call deadline: how long a new observer may go without naming a leader, then errors. */
+  readonly commandTimeoutMs: number;
 }
+
+/** Pause before the first read is retried after a fast failure (a connection still opening). */
+const FIRST_READ_RETRY_MS = 50;
 
 /**
  * Where an election stands: term `term` running (`vacant` false) or over (`vacant` true). Every
@@ -90,11 +95,15 @@ class ObserveRun {
   private reading = false;
   private again = false;
   private recheck: Subscription | undefined;
+  /** Scheduler time of subscribe: the first read's deadline counts from here. */
+  private readonly startedAt: number;
 
   constructor(
     private readonly ctx: ObserveContext,
     private readonly subscriber: Subscriber<Leader | null>,
-  ) {}
+  ) {
+    this.startedAt = ctx.scheduler.now();
+  }
 
   start(): TeardownLogic {
     const unlisten = this.ctx.channels.listen(this.ctx.keys.channel, {
@@ -201,7 +210,15 @@ class ObserveRun {
   private failed(e: unknown): void {
     this.reading = false;
     if (this.closed) return;
-    if (this.shown === undefined) return this.subscriber.error(e);
-    this.recheck = scheduleOnce(this.ctx.scheduler, Math.floor(this.ctx.ttlMs / 3), this.read);
+    const { scheduler, ttlMs, commandTimeoutMs } = this.ctx;
+    if (this.shown === undefined) {
+      // A fast failure (a connection, a Cluster client, still opening) is retried; only no
+      // answer by the call deadline since subscribe errors the observer.
+      const left = this.startedAt + commandTimeoutMs - scheduler.now();
+      if (left <= FIRST_READ_RETRY_MS) return this.subscriber.error(e);
+      this.recheck = scheduleOnce(scheduler, FIRST_READ_RETRY_MS, this.read);
+      return;
+    }
+    this.recheck = scheduleOnce(scheduler, Math.floor(ttlMs / 3), this.read);
   }
 }
