@@ -16,6 +16,7 @@ import {
   type ElectionKeys,
   PROCLAIM,
   RESIGN,
+  validateElectionName,
 } from './electionScripts.js';
 import { isRedisClient } from './redisClient.js';
 import { subscribeCampaign } from './redisCampaign.js';
@@ -105,6 +106,7 @@ export class RedisElection implements ElectionBackend {
 
   campaign(name: string, candidate: string, options?: CampaignOptions): Observable<Candidacy> {
     validateNonEmptyString('name', name);
+    validateElectionName(name);
     if (typeof candidate !== 'string')
       throw new TypeError(`candidate must be a string, got ${typeof candidate}`);
     const { ttlMs = this.ttlMs } = validateOptions('options', options, CAMPAIGN_KEYS);
@@ -124,6 +126,7 @@ export class RedisElection implements ElectionBackend {
 
   observe(name: string): Observable<Leader | null> {
     validateNonEmptyString('name', name);
+    validateElectionName(name);
     const context = {
       runner: this.runner,
       channels: this.channels,

@@ -24,6 +24,21 @@ export interface ElectionKeys {
 /** Leaders kept in the log: the most terms an observer can catch up on after a gap. */
 export const LOG_LENGTH = 16;
 
+/**
+ * Suffixes of an election's internal keys: the election `jobs:term` would have the term counter
+ * of `jobs` as its leader key (INCR on a leader value fails; one election breaks the other).
+ */
+export const RESERVED_SUFFIXES: readonly string[] = [':term', ':log'];
+
+/** Rejects an election name that ends in an internal key's suffix, naming the name. */
+export function validateElectionName(name: string): void {
+  const reserved = RESERVED_SUFFIXES.find((suffix) => name.endsWith(suffix));
+  if (reserved !== undefined)
+    throw new TypeError(
+      `name must not end in the reserved suffix "${reserved}" (an internal key of RedisElection), got ${JSON.stringify(name)}`,
+    );
+}
+
 export function electionKeys(prefix: string, name: string): ElectionKeys {
   const leader = prefix + name;
   return { leader, term: `${leader}:term`, log: `${leader}:log`, channel: `${leader}:leader` };

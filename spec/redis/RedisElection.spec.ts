@@ -208,6 +208,16 @@ describe('RedisElection options', () => {
     expect(() => new RedisElection(redis, { ttlMs: 2 ** 31 - 1 })).not.to.throw();
   });
 
+  it('rejects election names that end in an internal key suffix (`jobs:term` is the term counter of `jobs`)', () => {
+    const e = new RedisElection(redis);
+    for (const name of ['jobs:term', 'jobs:log']) {
+      expect(() => e.campaign(name, 'x'), name).to.throw(TypeError, `got "${name}"`);
+      expect(() => e.observe(name), name).to.throw(TypeError, 'reserved suffix');
+    }
+    for (const name of ['jobs:terms', 'jobs:term:x', 'term', 'jobs:leader', 'jobs:logs'])
+      expect(() => e.campaign(name, 'x'), name).not.to.throw();
+  });
+
   it('rejects a first argument that is not an ioredis client', () => {
     const etcdLike = { get: () => undefined, put: () => undefined, close: () => undefined };
     for (const notRedis of [{}, etcdLike, null, 'redis://localhost', { eval: () => 1 }])
