@@ -6,16 +6,30 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { startRedis, type RedisServer } from '../support/servers.js';
 
-const FIXTURE = fileURLToPath(
-  new URL('../fixtures/lock/exit-after-contention.ts', import.meta.url),
-);
+/** What each fixture does before it quits its clients (see the files). */
+const FIXTURES = {
+  'acquire, a waiter handed the lock, a lock$ hold': 'exit-after-contention.ts',
+  'two lock$ on one key, an aborted and a timed-out waiter, a second client waiting':
+    'exit-lock-contention.ts',
+};
+const fixturePath = (file: string) =>
+  fileURLToPath(new URL(`../fixtures/lock/${file}`, import.meta.url));
 const EXIT_WITHIN_MS = 10_000;
+/**
+ * Longer than the bound: a deadline timer still armed after the last call (it lingered until
+ * commandTimeoutMs past it) would hold the child past 10 s.
+ */
+const COMMAND_TIMEOUT_MS = 30_000;
 
 /** Runs the fixture; resolves with the ms between its "done" line and its exit. */
-function runFixture(urls: readonly string[]): Promise<number> {
+function runFixture(file: string, urls: readonly string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', FIXTURE], {
-      env: { ...process.env, REDIS_URLS: urls.join(',') },
+    const child = spawn(process.execPath, ['--import=tsx', fixturePath(file)], {
+      env: {
+        ...process.env,
+        REDIS_URLS: urls.join(','),
+        COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let doneAt: number | undefined;
@@ -50,9 +64,15 @@ for (const mode of ['single', 'quorum'] as const) {
       await Promise.all(servers.map((s) => s.stop()));
     });
 
-    it('exits by itself within 10 s once everything is released and its clients quit', async () => {
-      const exitMs = await runFixture(servers.map((s) => s.url));
-      expect(exitMs).to.be.lessThan(EXIT_WITHIN_MS);
-    });
+    for (const [what, file] of Object.entries(FIXTURES)) {
+      it(`exits by itself within 10 s once everything is released and its clients quit (${what})`, async () => {
+        const exitMs = await runFixture(
+          file,
+          servers.map((s) => s.url),
+        );
+        console.log(`      ${mode}, ${file}: exited ${exitMs} ms after "done"`);
+        expect(exitMs).to.be.lessThan(EXIT_WITHIN_MS);
+      });
+    }
   });
 }
