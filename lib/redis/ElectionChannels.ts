@@ -33,7 +33,7 @@ export class ElectionChannels {
   listen(channel: string, listener: ChannelListener): () => void {
     let entry = this.channels.get(channel);
     const fresh = entry === undefined;
-    entry ??= { listeners: new Set(), active: false };
+    entry ??= { listeners: new Set(), active: false, subscribingOn: undefined };
     this.channels.set(channel, entry);
     entry.listeners.add(listener);
     if (this.connection === undefined)
@@ -52,14 +52,22 @@ export class ElectionChannels {
   }
 
   private subscribe(connection: Redis | Cluster, channel: string): void {
-    const settle = () => {
-      const entry = this.channels.get(channel);
-      if (entry === undefined || connection !== this.connection) return;
-      entry.active = true;
+    const entry = this.channels.get(channel);
+    if (entry === undefined || entry.subscribingOn === connection) return;
+    entry.subscribingOn = connection;
+    const settle = (active: boolean) => {
+      if (entry.subscribingOn === connection) entry.subscribingOn = undefined;
+      if (this.channels.get(channel) !== entry || connection !== this.connection) return;
+      entry.active = active;
       this.resync(channel);
     };
-    // Refused for now: resync anyway, so listeners read; their own timers re-read meanwhile.
-    connection.subscribe(channel).then(settle, settle);
+    // Refused (the connection is down and ioredis gave up on the queued SUBSCRIBE, which it then
+    // never repeats): resync anyway, so listeners read; they poll on their own timers, and the
+    // next 'ready' subscribes again.
+    connection.subscribe(channel).then(
+      () => settle(true),
+      () => settle(false),
+    );
   }
 
   private resync(channel: string): void {
@@ -81,8 +89,12 @@ export class ElectionChannels {
     });
     let connected = false;
     connection.on('ready', () => {
-      // The first 'ready' precedes the SUBSCRIBE replies, which resync by themselves.
-      if (connected) for (const channel of this.channels.keys()) this.resync(channel);
+      for (const [channel, entry] of this.channels) {
+        // Not subscribed (a refused SUBSCRIBE): subscribe now; the reply resyncs. The first
+        // 'ready' precedes the replies of the SUBSCRIBEs queued meanwhile, which resync too.
+        if (!entry.active) this.subscribe(connection, channel);
+        else if (connected) this.resync(channel); // ioredis resubscribed: messages may be lost
+      }
       connected = true;
     });
     redis.on('end', this.close);
@@ -103,4 +115,6 @@ interface ChannelEntry {
   readonly listeners: Set<ChannelListener>;
   /** SUBSCRIBE answered on the current connection. */
   active: boolean;
+  /** The connection a SUBSCRIBE is in flight on (not sent twice on one connection). */
+  subscribingOn: Redis | Cluster | undefined;
 }

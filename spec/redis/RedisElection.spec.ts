@@ -49,6 +49,30 @@ describe('RedisElection with Redis down', function () {
     }
   });
 
+  it('after an outage in which ioredis refused the queued SUBSCRIBE, the channel works again (a proclaim reaches an observer at once)', async () => {
+    const client = new Redis(server.url, { maxRetriesPerRequest: 1 }); // gives up queued commands
+    client.on('error', () => undefined);
+    const e = new RedisElection(client, { prefix, ttlMs: 10_000, commandTimeoutMs: 500 });
+    await server.process.stop();
+    const history: Candidacy[] = [];
+    const s = e.campaign('resub', 'b').subscribe((c) => history.push(c));
+    try {
+      await eventually('not leader', () => history.length > 0, 3000);
+      await server.process.start();
+      await eventually('leads', () => history.at(-1)?.isLeader, 15_000);
+      const seen: (Leader | null)[] = [];
+      const o = e.observe('resub').subscribe((l) => seen.push(l));
+      await eventually('observed', () => seen.at(-1)?.value === 'b', 5000);
+      await history.at(-1)!.proclaim('b2');
+      // Without pub/sub the observer would re-read only when the key expires (~10 s).
+      await eventually('proclaimed value observed', () => seen.at(-1)?.value === 'b2', 3000);
+      o.unsubscribe();
+    } finally {
+      s.unsubscribe();
+      client.disconnect();
+    }
+  });
+
   it('observe errors BackendUnavailableError within the deadline; proclaim rejects; the same election works after a restart', async () => {
     const e = election();
     const leading: Candidacy[] = [];
