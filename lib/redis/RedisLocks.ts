@@ -9,6 +9,7 @@ import {
   type LockLease,
 } from '../lock/LockBackend.js';
 import { QuorumRedisLocks } from './QuorumRedisLocks.js';
+import { isRedisClient } from './redisClient.js';
 import { SingleRedisLocks, type RedisLocksSettings } from './SingleRedisLocks.js';
 import { MIN_TTL_MS } from './TimedLease.js';
 
@@ -17,6 +18,35 @@ import { MIN_TTL_MS } from './TimedLease.js';
  * named with one of them would be another lock's internal key, so acquire rejects it.
  */
 export const RESERVED_SUFFIXES: readonly string[] = [':fence', ':queue', ':waiters', ':wake'];
+
+/** What a wrong first argument was, for the message: a string as written, an object by its class. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value !== 'object' || value === null) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== 'Object' ? `an instance of ${name}` : 'an object';
+}
+
+/**
+ * The clients of `redis` (one, or an array for quorum mode); a TypeError naming the argument, or
+ * the array element, and what it got otherwise (an etcd3 client, a URL, `{}`).
+ */
+function validateClients(redis: unknown): readonly (Redis | Cluster)[] {
+  const expected = 'an ioredis Redis or Cluster client, or an array of Redis clients';
+  if (!Array.isArray(redis)) {
+    if (isRedisClient(redis)) return [redis];
+    throw new TypeError(`redis must be ${expected}, got ${describe(redis)}`);
+  }
+  if (redis.length === 0) throw new TypeError(`redis must be ${expected}, got an empty array`);
+  const bad = redis.findIndex((c) => !isRedisClient(c));
+  if (bad >= 0) {
+    throw new TypeError(
+      `redis[${bad}] must be an ioredis Redis client, got ${describe(redis[bad])}`,
+    );
+  }
+  return redis as (Redis | Cluster)[];
+}
 
 /** Options of {@link RedisLocks}. */
 export interface RedisLocksConfig {
@@ -86,14 +116,7 @@ export class RedisLocks implements LockBackend {
   private readonly impl: SingleRedisLocks | QuorumRedisLocks;
 
   constructor(redis: Redis | Cluster | readonly Redis[], config?: RedisLocksConfig) {
-    const clients: readonly (Redis | Cluster)[] = Array.isArray(redis) ? redis : [redis];
-    const isClient = (c: unknown) =>
-      typeof (c as Partial<Redis> | undefined)?.evalsha === 'function';
-    if (clients.length === 0 || !clients.every(isClient)) {
-      throw new TypeError(
-        'redis must be an ioredis Redis or Cluster client, or an array of Redis clients',
-      );
-    }
+    const clients = validateClients(redis);
     const options = validateOptions('config', config, [
       'prefix',
       'commandTimeoutMs',

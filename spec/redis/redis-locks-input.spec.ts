@@ -1,6 +1,7 @@
 // Bad input to the lock API fails where it is written, naming the option and the value (issue 12,
 // items 5, 11 and 12 for locks), and lock names cannot collide with RedisLocks' internal keys.
 import { expect } from 'chai';
+import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 import { MemoryLocks } from '../../lib/lock/MemoryLocks.js';
 import { lock$ } from '../../lib/lock/lock.js';
@@ -141,6 +142,27 @@ describe('lock input validation', function () {
       ];
       for (const thing of things) {
         expect(() => new RedisLocks(thing as Redis), String(thing)).to.throw(TypeError, /redis/);
+      }
+    });
+
+    it('names the argument and what it got: an etcd3 client, a URL, {}, a bad array element', () => {
+      const etcd = new Etcd3({ hosts: 'http://127.0.0.1:1' }); // never connects: no call is made
+      try {
+        const cases: [unknown, RegExp][] = [
+          [etcd, /^redis must be an ioredis .*, got an instance of Etcd3$/],
+          ['redis://x', /^redis must be .*, got "redis:\/\/x"$/],
+          [{}, /^redis must be .*, got an object$/],
+          [[], /^redis must be .*, got an empty array$/],
+          [[redis, etcd], /^redis\[1\] must be an ioredis Redis client, got an instance of Etcd3$/],
+        ];
+        for (const [thing, message] of cases) {
+          expect(() => new RedisLocks(thing as Redis), String(message)).to.throw(
+            TypeError,
+            message,
+          );
+        }
+      } finally {
+        etcd.close();
       }
     });
 
