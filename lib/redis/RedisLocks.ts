@@ -155,7 +155,10 @@ export class RedisLocks implements LockBackend {
 
   /**
    * Closes the pub/sub connections this instance opened (not the clients you passed in) and,
-   * once no call is in flight, its deadline timers.
+   * once no call is in flight, its deadline timers. A process need not call it to exit: once
+   * every lease is released (lock$ unsubscribed) and your clients quit, nothing of this instance
+   * keeps it alive (the pub/sub connection closes with your client, deadline timers stop when no
+   * call is in flight).
    */
   close(): void {
     this.impl.close();
