@@ -19,6 +19,7 @@ import {
   validateEtcdClient,
   unaryDeadline,
 } from './etcdCall.js';
+import { keepAliveCallOptions } from './requireLeader.js';
 
 /** Options of {@link EtcdSession.create}. */
 export interface EtcdSessionConfig {
@@ -289,10 +290,12 @@ export class EtcdSession {
   private openStream(): void {
     if (this.opening || this.stream || this.currentState !== 'alive') return;
     this.opening = true;
-    this.client.leaseClient.leaseKeepAlive().then(
+    // hasleader, as Go's lease client: a member without a Raft leader fails the stream (at once,
+    // or after 3 election timeouts) instead of leaving it hanging, so it is reopened elsewhere.
+    this.client.leaseClient.leaseKeepAlive(keepAliveCallOptions(this.client)).then(
       (stream) => {
         this.opening = false;
-        stream.on('error', () => this.broken(stream));
+        stream.on('error', (e: Error) => this.broken(stream, e));
         stream.on('end', () => this.broken(stream));
         if (this.currentState !== 'alive') {
           stream.end();
@@ -340,12 +343,16 @@ export class EtcdSession {
     keepalive.settle?.(this.endedError());
   }
 
-  private broken(stream: KeepAliveStream): void {
+  private broken(stream: KeepAliveStream, cause?: Error): void {
     if (stream !== this.stream) return;
     this.stream = undefined;
     const settles = this.pending.map((p) => p.settle);
     this.pending = [];
-    const error = new BackendUnavailableError('etcd', 'etcd keepalive stream broke');
+    const error = new BackendUnavailableError(
+      'etcd',
+      `etcd keepalive stream broke${cause ? `: ${cause.message}` : ''}`,
+      { cause },
+    );
     for (const settle of settles) settle?.(error);
     this.scheduleReopen();
   }
