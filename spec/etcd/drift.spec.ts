@@ -31,10 +31,10 @@ function tapKeepAlives(client: Etcd3, proxy: Proxy) {
     const stream: KeepAliveStream = await open(...args);
     const sent: number[] = [];
     const write = stream.write.bind(stream) as (req: ILeaseKeepAliveRequest) => boolean;
-    stream.write = ((req: ILeaseKeepAliveRequest) => {
+    stream.write = (req: ILeaseKeepAliveRequest) => {
       sent.push(Date.now());
       return write(req);
-    });
+    };
     stream.on('data', () => {
       const sentAt = sent.shift()!;
       if (cut === undefined) return;
