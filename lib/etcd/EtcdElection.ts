@@ -7,20 +7,9 @@ import type {
   Leader,
 } from '../election/ElectionBackend.js';
 import { isAbortedError, isBackendRejectedError, NotLeaderError } from '../errors.js';
-import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
-import {
-  validateInteger,
-  validateMs,
-  validateNonEmptyString,
-  validateOptions,
-} from '../internal/validate.js';
-import {
-  DEFAULT_CALL_TIMEOUT_MS,
-  MAX_TTL_SECONDS,
-  toEtcdError,
-  unaryDeadline,
-  validateEtcdClient,
-} from './etcdCall.js';
+import { scheduleOnce } from '../internal/scheduler.js';
+import { validateMs, validateNonEmptyString, validateOptions } from '../internal/validate.js';
+import { resolveEtcdSettings, toEtcdError, unaryDeadline } from './etcdCall.js';
 import { EtcdSession } from './EtcdSession.js';
 import { observeLeader, readPrefix } from './etcdObserve.js';
 import { waitDelete } from './waitDelete.js';
@@ -82,25 +71,11 @@ export class EtcdElection implements ElectionBackend {
     private readonly client: Namespace,
     config?: EtcdElectionConfig,
   ) {
-    validateEtcdClient(client);
-    const options = validateOptions('config', config, [
-      'prefix',
-      'ttlSeconds',
-      'callTimeoutMs',
-      'scheduler',
-    ]);
-    this.prefix = options.prefix ?? '';
-    if (typeof this.prefix !== 'string')
-      throw new TypeError(`prefix must be a string, got ${typeof this.prefix}`);
-    this.ttlSeconds = validateInteger('ttlSeconds', options.ttlSeconds ?? 10, 1, {
-      max: MAX_TTL_SECONDS,
-    });
-    this.callTimeoutMs = validateMs(
-      'callTimeoutMs',
-      options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-      1,
-    );
-    this.scheduler = resolveScheduler(options.scheduler);
+    const settings = resolveEtcdSettings(client, config, 10);
+    this.prefix = settings.prefix;
+    this.ttlSeconds = settings.ttlSeconds;
+    this.callTimeoutMs = settings.callTimeoutMs;
+    this.scheduler = settings.scheduler;
   }
 
   campaign(name: string, candidate: string, options?: CampaignOptions): Observable<Candidacy> {

@@ -1,5 +1,5 @@
 import type { Etcd3, IKeyValue, IRangeRequest } from 'etcd3';
-import { Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
+import { Subscription, type SchedulerLike } from 'rxjs';
 import {
   AbortedError,
   isSessionExpiredError,
@@ -7,8 +7,8 @@ import {
   LockTimeoutError,
   SessionExpiredError,
 } from '../errors.js';
-import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
-import { validateInteger, validateMs, validateOptions } from '../internal/validate.js';
+import { scheduleOnce } from '../internal/scheduler.js';
+import { validateMs, validateOptions } from '../internal/validate.js';
 import { LeaseEnd } from '../lock/LeaseEnd.js';
 import {
   resolveAcquireOptions,
@@ -18,11 +18,9 @@ import {
 } from '../lock/LockBackend.js';
 import { MemoryLocks } from '../lock/MemoryLocks.js';
 import {
-  DEFAULT_CALL_TIMEOUT_MS,
   isLeaseNotFound,
-  MAX_TTL_SECONDS,
   readAtOrLatest,
-  validateEtcdClient,
+  resolveEtcdSettings,
   toEtcdError,
   unaryDeadline,
 } from './etcdCall.js';
@@ -203,24 +201,11 @@ export class EtcdLocks implements LockBackend {
     readonly client: Etcd3,
     config?: EtcdLocksConfig,
   ) {
-    validateEtcdClient(client);
-    const options = validateOptions('config', config, [
-      'prefix',
-      'ttlSeconds',
-      'callTimeoutMs',
-      'scheduler',
-    ]);
-    this.prefix = options.prefix ?? '';
-    if (typeof this.prefix !== 'string') throw new TypeError('prefix must be a string');
-    this.ttlSeconds = validateInteger('ttlSeconds', options.ttlSeconds ?? 60, 1, {
-      max: MAX_TTL_SECONDS,
-    });
-    this.callTimeoutMs = validateMs(
-      'callTimeoutMs',
-      options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-      1,
-    );
-    this.scheduler = resolveScheduler(options.scheduler ?? asyncScheduler);
+    const settings = resolveEtcdSettings(client, config, 60);
+    this.prefix = settings.prefix;
+    this.ttlSeconds = settings.ttlSeconds;
+    this.callTimeoutMs = settings.callTimeoutMs;
+    this.scheduler = settings.scheduler;
     this.local = new MemoryLocks({ scheduler: this.scheduler });
     // The anchor's watch stream outlives Etcd3.close() and would keep the process alive.
     onClientClose(client, () => this.dropAnchor());

@@ -23,7 +23,14 @@ import {
   isConcurrencyError,
   isTransient,
 } from '../errors.js';
-import { MAX_TIMER_MS } from '../internal/validate.js';
+import type { SchedulerLike } from 'rxjs';
+import { resolveScheduler } from '../internal/scheduler.js';
+import {
+  MAX_TIMER_MS,
+  validateInteger,
+  validateMs,
+  validateOptions,
+} from '../internal/validate.js';
 
 /** The longest TTL in whole seconds whose keepalive and expiry timers fit a JS timer. */
 export const MAX_TTL_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
@@ -151,4 +158,49 @@ export async function readAtOrLatest<T>(
     if (exact !== undefined) return exact;
   }
   return read();
+}
+
+/** The configuration every etcd primitive (EtcdLocks, EtcdElection) takes. */
+export interface EtcdConfig {
+  prefix?: string;
+  ttlSeconds?: number;
+  callTimeoutMs?: number;
+  scheduler?: SchedulerLike;
+}
+
+/** An {@link EtcdConfig} checked and completed with its defaults. */
+export interface EtcdSettings {
+  readonly prefix: string;
+  readonly ttlSeconds: number;
+  readonly callTimeoutMs: number;
+  readonly scheduler: SchedulerLike;
+}
+
+/**
+ * Checks `client` and `config` once, at construction (unknown keys, types, a TTL whose timers
+ * fit a JS timer), naming the bad option and value; `defaultTtlSeconds` differs per primitive.
+ */
+export function resolveEtcdSettings(
+  client: unknown,
+  config: EtcdConfig | undefined,
+  defaultTtlSeconds: number,
+): EtcdSettings {
+  validateEtcdClient(client);
+  const options = validateOptions('config', config, [
+    'prefix',
+    'ttlSeconds',
+    'callTimeoutMs',
+    'scheduler',
+  ]);
+  const prefix = options.prefix ?? '';
+  if (typeof prefix !== 'string')
+    throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
+  return {
+    prefix,
+    ttlSeconds: validateInteger('ttlSeconds', options.ttlSeconds ?? defaultTtlSeconds, 1, {
+      max: MAX_TTL_SECONDS,
+    }),
+    callTimeoutMs: validateMs('callTimeoutMs', options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, 1),
+    scheduler: resolveScheduler(options.scheduler),
+  };
 }

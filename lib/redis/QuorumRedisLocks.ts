@@ -10,8 +10,8 @@ import {
 import { scheduleOnce } from '../internal/scheduler.js';
 import { validateMs } from '../internal/validate.js';
 import type { LockLease } from '../lock/LockBackend.js';
-import { luaScript, type ScriptRunner } from './ScriptRunner.js';
-import { LockScriptRunner, type RedisLocksSettings } from './SingleRedisLocks.js';
+import { luaScript, ScriptRunner } from './ScriptRunner.js';
+import type { RedisLocksSettings } from './SingleRedisLocks.js';
 import { MIN_TTL_MS, TimedLease } from './TimedLease.js';
 import { WaitLoop } from './WaitLoop.js';
 import { WakeHub } from './WakeHub.js';
@@ -256,9 +256,7 @@ export class QuorumRedisLocks {
     this.majority = Math.floor(clients.length / 2) + 1;
     this.spare = clients.length - this.majority;
     const scripts = [ACQUIRE, RATCHET, EXTEND, RELEASE];
-    this.runners = clients.map(
-      (c) => new LockScriptRunner(c, scripts, commandTimeoutMs, scheduler),
-    );
+    this.runners = clients.map((c) => new ScriptRunner(c, scripts, commandTimeoutMs, scheduler));
     this.hubs = clients.map((c) => new WakeHub(c, recheckMs, scheduler));
   }
 

@@ -32,7 +32,8 @@ interface InflightCall {
  *   and the scripts are loaded again. Once loaded, the command is written before `run` returns,
  *   so calls reach the server in the order `run` was called.
  * - Deadlines cost no timer per call: one sweep, due at the oldest call's deadline, fails every
- *   call older than `commandTimeoutMs` with `BackendUnavailableError`.
+ *   call older than `commandTimeoutMs` with `BackendUnavailableError`; it stops when the last
+ *   call in flight settles, so an idle runner holds no timer.
  * - Failures are mapped by `toRedisError` (transient ones become `BackendUnavailableError`).
  *
  * @example
@@ -59,10 +60,10 @@ export class ScriptRunner {
       this.inflight.add(call);
       this.sweeper ??= scheduleOnce(this.scheduler, this.commandTimeoutMs, this.sweep);
       const onReply = (reply: unknown) => {
-        if (this.inflight.delete(call)) resolve(reply);
+        if (this.settle(call)) resolve(reply);
       };
       const onError = (e: unknown) => {
-        if (this.inflight.delete(call)) reject(toRedisError(e, 'call'));
+        if (this.settle(call)) reject(toRedisError(e, 'call'));
       };
       if (this.loaded === true) this.send(script, keys, args).then(onReply, onError);
       else {
@@ -77,6 +78,17 @@ export class ScriptRunner {
     if (this.inflight.size > 0) return;
     this.sweeper?.unsubscribe();
     this.sweeper = undefined;
+  }
+
+  /**
+   * Takes `call` out of flight (false if the sweep failed it already) and, when it was the last,
+   * stops the deadline timer: a lingering sweep would keep an idle process alive for up to
+   * `commandTimeoutMs` after it released everything and quit its client.
+   */
+  private settle(call: InflightCall): boolean {
+    if (!this.inflight.delete(call)) return false;
+    this.close();
+    return true;
   }
 
   private readonly sweep = () => {

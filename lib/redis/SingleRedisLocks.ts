@@ -10,7 +10,7 @@ import {
 import { scheduleOnce } from '../internal/scheduler.js';
 import { validateMs } from '../internal/validate.js';
 import type { LockLease } from '../lock/LockBackend.js';
-import { luaScript, ScriptRunner, type LuaScript } from './ScriptRunner.js';
+import { luaScript, ScriptRunner } from './ScriptRunner.js';
 import { MIN_TTL_MS, TimedLease } from './TimedLease.js';
 import { WaitLoop } from './WaitLoop.js';
 import { WakeHub } from './WakeHub.js';
@@ -21,21 +21,6 @@ export interface RedisLocksSettings {
   commandTimeoutMs: number;
   recheckMs: number;
   scheduler: SchedulerLike;
-}
-
-/**
- * The ScriptRunner of both lock modes: its deadline timer is stopped whenever the last call in
- * flight settles. The runner's own sweep lingers until `commandTimeoutMs` after the last call,
- * and that timer alone kept a process that had released everything and quit its client alive
- * for that long (a minute with `commandTimeoutMs: 60_000`). Internal.
- */
-export class LockScriptRunner extends ScriptRunner {
-  override run(script: LuaScript, keys: readonly string[], args: readonly string[]) {
-    const call = super.run(script, keys, args);
-    const stopIfIdle = () => this.close(); // close() keeps the timer while calls are in flight
-    call.then(stopIfIdle, stopIfIdle);
-    return call;
-  }
 }
 
 /** Restarts the fence counter from server time in µs (it was lost), past every earlier fence. */
@@ -307,7 +292,7 @@ export class SingleRedisLocks {
     this.entryTtl = String(settings.recheckMs * 3);
     this.scheduler = settings.scheduler;
     this.hub = new WakeHub(redis, settings.recheckMs, settings.scheduler);
-    this.runner = new LockScriptRunner(
+    this.runner = new ScriptRunner(
       redis,
       Object.values(SCRIPTS),
       settings.commandTimeoutMs,

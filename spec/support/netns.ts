@@ -15,9 +15,8 @@
  * (namespaces, links, processes inside those namespaces) when that pid is no longer alive.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { createConnection } from 'node:net';
 import { promisify } from 'node:util';
-import { ServerProcess, tempDir } from './servers.js';
+import { redisPing, ServerProcess, tempDir } from './servers.js';
 
 const run = promisify(execFile);
 const PREFIX = 'rxcp';
@@ -396,22 +395,6 @@ export interface LabRedis {
   stop(): Promise<void>;
 }
 
-function redisPing(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    socket.setTimeout(500, () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.on('error', () => resolve(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (d) => {
-      socket.destroy();
-      resolve(d.toString().startsWith('+PONG'));
-    });
-  });
-}
-
 /** A redis-server (no persistence) in host `host` of the lab, on its address, port 6379. */
 export async function startLabRedis(lab: NetLab, host: number): Promise<LabRedis> {
   const { address } = lab.hosts[host];
@@ -434,7 +417,7 @@ export async function startLabRedis(lab: NetLab, host: number): Promise<LabRedis
       '--dir',
       dir,
     ],
-    () => redisPing(address, 6379),
+    () => redisPing(6379, address),
   );
   await proc.start();
   return { host, url: `redis://${address}:6379`, process: proc, stop: () => proc.stop() };

@@ -52,9 +52,10 @@ async function waitFor(
   throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
 }
 
-function redisPing(port: number): Promise<boolean> {
+/** True once a redis-server at `host:port` answers PING (false on any failure within 500 ms). */
+export function redisPing(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
+    const socket = createConnection({ host, port });
     socket.setTimeout(500, () => {
       socket.destroy();
       resolve(false);
