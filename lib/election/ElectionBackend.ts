@@ -41,6 +41,29 @@ export interface CampaignOptions {
 }
 
 /**
+ * What an {@link ElectionBackend}'s `events$` emits for the campaigns of this backend object,
+ * discriminated on `type`; `at` is the backend's scheduler time in ms. `lost` is a term that
+ * ended without a resignation (lease expired, key deleted, backend unreachable: `error` says
+ * which when known); `resigned` a term ended by unsubscribing.
+ */
+export type ElectionEvent =
+  | {
+      readonly type: 'elected';
+      readonly at: number;
+      readonly name: string;
+      readonly candidate: string;
+      readonly term: bigint;
+    }
+  | { readonly type: 'resigned'; readonly at: number; readonly name: string; readonly term: bigint }
+  | {
+      readonly type: 'lost';
+      readonly at: number;
+      readonly name: string;
+      readonly term: bigint;
+      readonly error?: unknown;
+    };
+
+/**
  * A leader election service: memory, Redis or etcd. Every method is lazy: nothing touches the
  * backend until you subscribe, and unsubscribing releases every key, lease and watch.
  *
@@ -73,4 +96,11 @@ export interface ElectionBackend {
    * ```
    */
   observe(name: string): Observable<Leader | null>;
+
+  /**
+   * Terms won, resigned and lost by this backend's own campaigns: hot, no replay. When nobody
+   * subscribes no event is built. Optional so that a backend of your own needs only
+   * the methods; every backend in this package has it.
+   */
+  readonly events$?: Observable<ElectionEvent>;
 }

@@ -47,6 +47,40 @@ export interface LockLease {
 }
 
 /**
+ * What a {@link LockBackend}'s `events$` emits, discriminated on `type`; `at` is the backend's
+ * scheduler time in ms. `waitedMs` counts from the `acquire` call, `heldMs` from the grant.
+ */
+export type LockEvent =
+  | {
+      readonly type: 'acquired';
+      readonly at: number;
+      readonly key: string;
+      readonly fence: bigint;
+      readonly waitedMs: number;
+    }
+  | {
+      readonly type: 'timeout';
+      readonly at: number;
+      readonly key: string;
+      readonly waitedMs: number;
+    }
+  | { readonly type: 'extended'; readonly at: number; readonly key: string; readonly fence: bigint }
+  | {
+      readonly type: 'released';
+      readonly at: number;
+      readonly key: string;
+      readonly fence: bigint;
+      readonly heldMs: number;
+    }
+  | {
+      readonly type: 'lost';
+      readonly at: number;
+      readonly key: string;
+      readonly fence: bigint;
+      readonly error: unknown;
+    };
+
+/**
  * A lock service: Memory (one process), Redis, etcd. Every backend passes the same conformance
  * suite (`spec/lock/conformance.ts`).
  *
@@ -71,6 +105,12 @@ export interface LockBackend {
    * here, which lets `lock$` run in virtual time.
    */
   acquire$?(key: string, options?: AcquireOptions): Observable<LockLease>;
+  /**
+   * What happens to this backend's leases, as it happens: hot, no replay. When nobody
+   * subscribes no event is built. Optional so that a backend of your own needs only
+   * the methods; every backend in this package has it.
+   */
+  readonly events$?: Observable<LockEvent>;
 }
 
 /** Default lease TTL of every backend that uses `ttlMs`. */
