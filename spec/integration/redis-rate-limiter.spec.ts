@@ -173,7 +173,9 @@ describe('RedisRateLimiter (real Redis)', function () {
         (c) =>
           new Promise<Decision[]>((resolve, reject) => {
             c.once('message', (m: { decisions: Decision[] }) => resolve(m.decisions));
-            c.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+            // 'close', not 'exit': a child may exit before the parent has read its (large)
+            // last IPC message; 'close' comes after every message was delivered.
+            c.once('close', (code) => reject(new Error(`worker exited with ${code}`)));
           }),
       );
       for (const c of children) c.send(go);
