@@ -37,17 +37,26 @@ export function validateInteger(
   return value;
 }
 
-/** A finite number in [min, max] (bounds inclusive unless `exclusiveMin`). */
+/**
+ * A finite number in [min, max] (bounds inclusive unless `exclusiveMin`); with `allowInfinity`
+ * also Infinity (e.g. a window that never forgets).
+ */
 export function validateNumber(
   name: string,
   value: unknown,
-  { min = Number.NEGATIVE_INFINITY, max = Number.POSITIVE_INFINITY, exclusiveMin = false } = {},
+  {
+    min = Number.NEGATIVE_INFINITY,
+    max = Number.POSITIVE_INFINITY,
+    exclusiveMin = false,
+    allowInfinity = false,
+  } = {},
 ): number {
   const parts: string[] = [];
   if (min > Number.NEGATIVE_INFINITY) parts.push(`${exclusiveMin ? '>' : '>='} ${min}`);
   if (max < Number.POSITIVE_INFINITY) parts.push(`<= ${max}`);
-  const expected = `a finite number${parts.length ? ' ' + parts.join(' and ') : ''}`;
+  const expected = `a finite number${parts.length ? ' ' + parts.join(' and ') : ''}${allowInfinity ? ' or Infinity' : ''}`;
   requireNumber(name, value, expected);
+  if (allowInfinity && value === Number.POSITIVE_INFINITY) return value;
   if (!Number.isFinite(value) || value < min || value > max || (exclusiveMin && value === min)) {
     throw new RangeError(`${name} must be ${expected}, got ${show(value)}`);
   }

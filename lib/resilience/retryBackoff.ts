@@ -6,19 +6,16 @@ import {
   type MonoTypeOperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
+import { backoffDelay, validateBackoff, BACKOFF_KEYS, type Jitter } from '../internal/backoff.js';
 import { resolveScheduler } from '../internal/scheduler.js';
 import {
   validateBoolean,
   validateFunction,
   validateInteger,
-  validateNumber,
-  validateOneOf,
   validateOptions,
-  MAX_TIMER_MS,
 } from '../internal/validate.js';
 
-/** How the delay is randomised. `'full'` (the default) spreads retries best under contention. */
-export type Jitter = 'full' | 'equal' | 'decorrelated' | 'none';
+export type { Jitter } from '../internal/backoff.js';
 
 /** Options of {@link retryBackoff}; validated (unknown keys too) when the operator is created. */
 export interface RetryBackoffConfig {
@@ -47,13 +44,9 @@ export interface RetryBackoffConfig {
 
 const CONFIG_KEYS = [
   'maxRetries',
-  'initialMs',
-  'maxMs',
-  'factor',
-  'jitter',
+  ...BACKOFF_KEYS,
   'shouldRetry',
   'resetOnSuccess',
-  'random',
   'scheduler',
 ] as const;
 
@@ -78,15 +71,7 @@ const CONFIG_KEYS = [
 export function retryBackoff<T>(config: RetryBackoffConfig): MonoTypeOperatorFunction<T> {
   const c = validateOptions('retryBackoff config', config, CONFIG_KEYS);
   const maxRetries = validateInteger('maxRetries', c.maxRetries, 0, { allowInfinity: true });
-  const initialMs = validateNumber('initialMs', c.initialMs, { min: 0 });
-  const maxMs = validateNumber('maxMs', c.maxMs, { min: initialMs, max: MAX_TIMER_MS });
-  const factor = validateNumber('factor', c.factor ?? 2, { min: 1 });
-  const jitter = validateOneOf<Jitter>('jitter', c.jitter ?? 'full', [
-    'full',
-    'equal',
-    'decorrelated',
-    'none',
-  ]);
+  const backoff = validateBackoff(c);
   const shouldRetry =
     c.shouldRetry === undefined
       ? null
@@ -95,12 +80,11 @@ export function retryBackoff<T>(config: RetryBackoffConfig): MonoTypeOperatorFun
           c.shouldRetry,
         );
   const resetOnSuccess = validateBoolean('resetOnSuccess', c.resetOnSuccess ?? false);
-  const random = validateFunction<() => number>('random', c.random ?? Math.random);
   const scheduler = resolveScheduler(c.scheduler);
 
   return (source) =>
     defer(() => {
-      let previous = initialMs; // per subscription, for decorrelated jitter
+      let previous = backoff.initialMs; // per subscription, for decorrelated jitter
       return source.pipe(
         retry({
           count: maxRetries,
@@ -109,23 +93,8 @@ export function retryBackoff<T>(config: RetryBackoffConfig): MonoTypeOperatorFun
             if (shouldRetry !== null && !shouldRetry(error, attempt)) {
               return throwError(() => error);
             }
-            if (attempt === 1) previous = initialMs;
-            const base = Math.min(maxMs, initialMs * factor ** (attempt - 1));
-            let ms: number;
-            switch (jitter) {
-              case 'none':
-                ms = base;
-                break;
-              case 'full':
-                ms = random() * base;
-                break;
-              case 'equal':
-                ms = base / 2 + (random() * base) / 2;
-                break;
-              case 'decorrelated':
-                ms = Math.min(maxMs, initialMs + random() * (previous * 3 - initialMs));
-                break;
-            }
+            if (attempt === 1) previous = backoff.initialMs;
+            const ms = backoffDelay(backoff, attempt - 1, previous);
             previous = ms;
             return timer(ms, scheduler);
           },
