@@ -1,4 +1,4 @@
-import { Observable, Subject, type SchedulerLike } from 'rxjs';
+import { Subject, type Observable, type SchedulerLike } from 'rxjs';
 
 /** `Omit` applied to each member of a union, so a discriminated union stays discriminated. */
 export type WithoutAt<E> = E extends unknown ? Omit<E, 'at'> : never;
