@@ -13,9 +13,15 @@ export interface MapChange<K, V> {
 }
 
 interface Listener<K, V> {
+  /** Subscription order across all listeners: one change reaches them in this order. */
+  readonly order: number;
   /** Changes with a version <= this happened before the listener subscribed. */
   readonly fromVersion: number;
-  readonly subscriber: Subscriber<MapChange<K, V>>;
+  /** A `watch` gets the value only, a `changes$` subscriber the whole change. */
+  readonly valueOnly: boolean;
+  readonly subscriber: Subscriber<MapChange<K, V>> | Subscriber<V | undefined>;
+  /** Cleared on unsubscribe, so a listener already picked for delivery is skipped. */
+  active: boolean;
 }
 
 /**
@@ -27,7 +33,12 @@ interface Listener<K, V> {
  * Every subscriber sees every change in the same order. A subscriber that mutates the map inside
  * its callback does not interleave: the new change is applied at once (so `load` sees it) but is
  * delivered only after the current change has reached every subscriber (a drain loop, not
- * recursion). Values are compared with `Object.is`.
+ * recursion). Values are compared with `Object.is`, keys as `Map` does.
+ *
+ * A change is handed to the watchers of its key and to the `changes$` subscribers, in the order
+ * they subscribed, and to nobody else: watchers of other keys cost it nothing. A listener that
+ * unsubscribes another during a delivery stops that one's deliveries at once (as an RxJS
+ * `Subject` does); one that subscribes starts after the change being delivered.
  *
  * ```
  * store('a',1)  store('a',1)  store('a',2)  delete('a')
@@ -43,7 +54,11 @@ interface Listener<K, V> {
  */
 export class ReactiveMap<K, V> {
   readonly #entries = new Map<K, V>();
-  readonly #listeners = new Set<Listener<K, V>>();
+  /** `changes$` subscribers. */
+  readonly #all = new Set<Listener<K, V>>();
+  /** `watch` subscribers per key; a key's set exists only while it has one. */
+  readonly #byKey = new Map<K, Set<Listener<K, V>>>();
+  #subscriptions = 0;
   /** Changes applied but not yet delivered to every listener. */
   readonly #pending: MapChange<K, V>[] = [];
   #draining = false;
@@ -51,7 +66,7 @@ export class ReactiveMap<K, V> {
 
   /** Every change from subscription on (no replay of earlier ones). */
   readonly changes$: Observable<MapChange<K, V>> = new Observable((subscriber) =>
-    this.#listen(subscriber),
+    this.#listen(this.#all, false, subscriber),
   );
 
   /**
@@ -151,22 +166,38 @@ export class ReactiveMap<K, V> {
    */
   watch(key: K): Observable<V | undefined> {
     return new Observable<V | undefined>((subscriber) => {
-      const changes = new Observable<MapChange<K, V>>((inner) => this.#listen(inner));
-      // The listener starts at the current version, so the value emitted first and the
-      // changes that follow never overlap, even when subscribing inside a drain.
-      subscriber.next(this.#entries.get(key));
-      return changes.subscribe({
-        next: (change) => {
-          if (Object.is(change.key, key)) subscriber.next(change.value);
-        },
+      let listeners = this.#byKey.get(key);
+      if (listeners === undefined) this.#byKey.set(key, (listeners = new Set()));
+      const keyed = listeners;
+      // Listening first, at the current version: the value emitted next and the changes that
+      // follow never overlap (even inside a drain), and a store made by the subscriber while
+      // it receives that value reaches it.
+      const unlisten = this.#listen(keyed, true, subscriber);
+      subscriber.add(() => {
+        unlisten();
+        if (keyed.size === 0 && this.#byKey.get(key) === keyed) this.#byKey.delete(key);
       });
+      subscriber.next(this.#entries.get(key));
     });
   }
 
-  #listen(subscriber: Subscriber<MapChange<K, V>>): () => void {
-    const listener: Listener<K, V> = { fromVersion: this.#version, subscriber };
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  #listen(
+    into: Set<Listener<K, V>>,
+    valueOnly: boolean,
+    subscriber: Listener<K, V>['subscriber'],
+  ): () => void {
+    const listener: Listener<K, V> = {
+      order: this.#subscriptions++,
+      fromVersion: this.#version,
+      valueOnly,
+      subscriber,
+      active: true,
+    };
+    into.add(listener);
+    return () => {
+      listener.active = false;
+      into.delete(listener);
+    };
   }
 
   #set(key: K, value: V): void {
@@ -188,20 +219,45 @@ export class ReactiveMap<K, V> {
     if (this.#draining) return; // a subscriber mutated the map: delivered after the current one
     this.#draining = true;
     try {
-      for (let i = 0; i < this.#pending.length; i++) {
-        const next = this.#pending[i];
-        for (const listener of [...this.#listeners]) {
-          if (next.version > listener.fromVersion && this.#listeners.has(listener)) {
-            listener.subscriber.next(next);
-          }
-        }
-      }
+      for (let i = 0; i < this.#pending.length; i++) this.#deliver(this.#pending[i]);
     } finally {
       this.#pending.length = 0;
       this.#draining = false;
     }
   }
+
+  /**
+   * Hands `change` to its key's watchers and the `changes$` subscribers, merged by subscription
+   * order. Set iterators are live (no copy): listeners removed meanwhile are not visited, the
+   * one already picked is skipped through `active`, and those added meanwhile are visited but
+   * skipped by version.
+   */
+  #deliver(change: MapChange<K, V>): void {
+    const keyed = this.#byKey.get(change.key);
+    const watchers = keyed === undefined ? EMPTY : keyed.values();
+    const everything = this.#all.size === 0 ? EMPTY : this.#all.values();
+    let watcher = watchers.next();
+    let other = everything.next();
+    while (!watcher.done || !other.done) {
+      let listener: Listener<K, V>;
+      if (other.done || (!watcher.done && watcher.value.order < other.value.order)) {
+        listener = watcher.value as Listener<K, V>;
+        watcher = watchers.next();
+      } else {
+        listener = other.value;
+        other = everything.next();
+      }
+      if (listener.active && change.version > listener.fromVersion) {
+        if (listener.valueOnly)
+          (listener.subscriber as Subscriber<V | undefined>).next(change.value);
+        else (listener.subscriber as Subscriber<MapChange<K, V>>).next(change);
+      }
+    }
+  }
 }
+
+/** The iterator of a key nobody watches. */
+const EMPTY: Iterator<never, undefined> = { next: () => ({ done: true, value: undefined }) };
 
 /** A short rendering of a wrong argument for an error message. */
 function show(value: unknown): string {
