@@ -1,18 +1,27 @@
 // Leader election page: candidate nodes (in this page on a MemoryElection, or processes in the
 // demo server on Redis/etcd), the leader highlighted with its term, leader-only work ticking only
-// on the leader, and a live timeline of leader changes.
+// on the leader under supervise (a "fault" restarts it; too many in a row make the node resign),
+// and a live timeline of leader changes.
 import {
   combineLatest,
   interval,
   map,
+  merge,
   NEVER,
   Observable,
   startWith,
+  Subject,
   Subscription,
   switchMap,
   tap,
 } from 'rxjs';
-import { leaderChanges, MemoryElection, whileLeader } from '../../lib/index.js';
+import {
+  leaderChanges,
+  MemoryElection,
+  supervise,
+  TimeoutError,
+  whileLeader,
+} from '../../lib/index.js';
 import { button, controls, eventLog, select, slider, stat } from '../kit/controls.js';
 import { MarbleDiagram } from '../kit/marbles.js';
 import { callAction, serverStream } from '../kit/sse.js';
@@ -49,10 +58,13 @@ class NodeCard {
   private readonly fields = document.createElement('dl');
   readonly kill: HTMLButtonElement;
   readonly pause: HTMLButtonElement;
+  /** Injects a transient error into the leader's work (memory backend only). */
+  readonly fault: HTMLButtonElement;
 
   constructor(
     readonly id: string,
     parent: HTMLElement,
+    private readonly canFault: boolean,
   ) {
     this.element.className = 'node';
     this.element.dataset.node = id;
@@ -64,6 +76,11 @@ class NodeCard {
     this.element.append(title, this.fields, buttons);
     this.kill = button(buttons, 'kill', { kind: 'danger' }).element;
     this.pause = button(buttons, 'pause').element;
+    this.fault = button(buttons, 'fault').element;
+    this.fault.dataset.action = 'fault';
+    this.fault.title = canFault
+      ? "a transient error in the leader's work: supervise restarts it"
+      : 'faults are injected in the memory backend only';
     parent.appendChild(this.element);
     this.render();
   }
@@ -90,6 +107,7 @@ class NodeCard {
     this.kill.textContent = this.state === 'dead' ? 'restart' : 'kill';
     this.pause.textContent = this.state === 'paused' ? 'resume' : 'pause';
     this.pause.disabled = this.state === 'dead';
+    this.fault.disabled = !this.canFault || this.state !== 'leader';
   }
 }
 
@@ -115,6 +133,31 @@ function showLeaders(leaders$: Observable<LeaderInfo | null>): Subscription {
   });
 }
 
+/** Restart intensity of the leader's work: a third fault within 10 s makes the node resign. */
+const workSupervision = { maxRestarts: 2, withinMs: 10_000, initialMs: 300, maxMs: 2_000 };
+
+/**
+ * The leader-only work: a tick every 300 ms tagged with the term, failing with a transient
+ * error on each fault click. supervise restarts it after a backoff; past its intensity the error
+ * escalates, ending the campaign (the node resigns) instead of ticking on in a broken state.
+ */
+function leaderWork(card: NodeCard, faults$: Observable<void>, term: bigint): Observable<bigint> {
+  const failure$ = faults$.pipe(
+    map((): never => {
+      throw new TimeoutError(300, 'work step timed out (injected fault)');
+    }),
+  );
+  return merge(interval(300).pipe(map(() => term)), failure$).pipe(
+    tap({
+      error: (e: Error) => {
+        diagram?.mark(`work ${card.id}`, 'error');
+        log.write(`${card.id}'s work failed: ${e.message}`, 'warn');
+      },
+    }),
+    supervise(workSupervision),
+  );
+}
+
 /** Memory backend: every node is a campaign in this page. */
 function runInMemory(cards: NodeCard[]): Subscription {
   const election = new MemoryElection();
@@ -126,6 +169,7 @@ function runInMemory(cards: NodeCard[]): Subscription {
       map((l) => (l ? { value: l.value, term: String(l.term) } : null)),
     ),
   );
+  const faults = new Map(cards.map((card) => [card, new Subject<void>()]));
   const join = (card: NodeCard) => {
     const node = election
       .campaign(name, card.id)
@@ -133,17 +177,28 @@ function runInMemory(cards: NodeCard[]): Subscription {
         tap((c) =>
           card.update({ state: c.isLeader ? 'leader' : 'follower', term: String(c.term) }),
         ),
-        whileLeader((term) => interval(300).pipe(map(() => term))),
+        whileLeader((term) => leaderWork(card, faults.get(card)!, term)),
       )
-      .subscribe((term) => {
-        card.update({ ticks: card.ticks + 1 });
-        diagram?.mark(`work ${card.id}`, 'next', workLabel(String(term)));
+      .subscribe({
+        next: (term) => {
+          card.update({ ticks: card.ticks + 1 });
+          diagram?.mark(`work ${card.id}`, 'next', workLabel(String(term)));
+        },
+        error: (e: Error) => {
+          card.update({ state: 'dead' });
+          const { maxRestarts, withinMs } = workSupervision;
+          log.write(
+            `${card.id} resigned: its work failed again after ${maxRestarts} restarts within ${withinMs / 1000} s (${e.message})`,
+            'bad',
+          );
+        },
       });
     all.add(node);
     return node;
   };
   const nodes = new Map(cards.map((card) => [card, join(card)]));
   for (const card of cards) {
+    card.fault.onclick = () => faults.get(card)!.next();
     card.kill.onclick = () => {
       if (card.state === 'dead') nodes.set(card, join(card));
       else {
@@ -232,7 +287,9 @@ combineLatest([backend.value$, count.value$, restart.clicks$.pipe(startWith(unde
             title: `leaderChanges (node:term) and each node's leader-only work — ${kind}`,
           });
           diagram.track('leader', NEVER); // lanes in a fixed order: leader, then each node
-          const cards = [...Array(n).keys()].map((i) => new NodeCard(`n${i + 1}`, $('#nodes')));
+          const cards = [...Array(n).keys()].map(
+            (i) => new NodeCard(`n${i + 1}`, $('#nodes'), kind === 'memory'),
+          );
           for (const card of cards) diagram.track(`work ${card.id}`, NEVER);
           log.write(`started ${n} nodes on ${kind}`);
           const running = kind === 'memory' ? runInMemory(cards) : runOnServer(kind, n, cards);

@@ -58,6 +58,46 @@ describe('election demo page (Chromium)', function () {
       { name: 'election-kill' },
     ));
 
+  it("supervises the leader's work: a fault restarts it, a third within 10 s makes it resign", () =>
+    withPage(
+      '/election/',
+      async (page) => {
+        const leader = await theLeader(page);
+        const card = page.locator(`.node[data-node="${leader}"]`);
+        const ticks = async () => Number(await card.locator('dd').nth(1).textContent());
+        const ticksAbove = (n: number) =>
+          page.waitForFunction(
+            ({ id, n }) =>
+              Number(document.querySelectorAll(`.node[data-node="${id}"] dd`)[1]?.textContent) > n,
+            { id: leader, n },
+            { timeout: 15_000 },
+          );
+        const failures = page.locator('.event-log li', { hasText: `${leader}'s work failed` });
+        for (let restart = 1; restart <= 2; restart++) {
+          await ticksAbove(0);
+          await card.locator('button[data-action="fault"]').click();
+          await waitForMarbles(page, { lane: `work ${leader}`, kind: 'error', atLeast: 1 });
+          await page.waitForFunction(
+            ({ text, count }) =>
+              [...document.querySelectorAll('.event-log li')].filter((li) =>
+                li.textContent?.includes(text),
+              ).length >= count,
+            { text: `${leader}'s work failed`, count: restart },
+            { timeout: 15_000 },
+          );
+          // supervise resubscribes after its backoff: the same leader ticks on.
+          await ticksAbove(await ticks());
+          expect(await card.getAttribute('data-state')).to.equal('leader');
+        }
+        expect(await failures.count()).to.equal(2);
+        await card.locator('button[data-action="fault"]').click();
+        await page.locator(`.node[data-node="${leader}"][data-state="dead"]`).waitFor();
+        await page.locator('.event-log li', { hasText: `${leader} resigned` }).waitFor();
+        expect(await theLeader(page)).to.not.equal(leader);
+      },
+      { name: 'election-supervise' },
+    ));
+
   it('runs real candidate processes on Redis through the demo server', async function () {
     this.timeout(90_000);
     process.env.REDIS_URL = (await sharedRedis()).url; // read lazily by demos/election/server.ts
