@@ -2,11 +2,12 @@ import { Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { AbortedError, LockLostError, LockTimeoutError } from '../errors.js';
 import { resolveScheduler, scheduleOnce } from '../internal/scheduler.js';
 import { validateMs, validateNonEmptyString, validateOptions } from '../internal/validate.js';
-import { LeaseEnd } from './LeaseEnd.js';
+import { LeaseEnd, LockEvents } from './LeaseEnd.js';
 import {
   resolveAcquireOptions,
   type AcquireOptions,
   type LockBackend,
+  type LockEvent,
   type LockLease,
 } from './LockBackend.js';
 
@@ -21,6 +22,13 @@ interface Waiter {
   grant(lease: MemoryLease): void;
 }
 
+/** What a lease needs of its MemoryLocks: the clock, the events, and the hand-off on its end. */
+interface LeaseOwner {
+  readonly scheduler: SchedulerLike;
+  readonly events: LockEvents;
+  handOff(lease: MemoryLease): void;
+}
+
 interface KeyState {
   holder: MemoryLease | undefined;
   /** FIFO of pending acquire calls: one entry per caller still waiting, removed on timeout/abort. */
@@ -33,11 +41,10 @@ class MemoryLease implements LockLease {
   private expiry: Subscription | undefined;
 
   constructor(
-    private readonly locks: MemoryLocks,
+    private readonly owner: LeaseOwner,
     readonly key: string,
     readonly fence: bigint,
     public ttlMs: number,
-    private readonly scheduler: SchedulerLike,
   ) {
     this.schedule(ttlMs);
   }
@@ -46,11 +53,17 @@ class MemoryLease implements LockLease {
     return this.end.held;
   }
 
+  /** Handed to its caller now (waiting since `startedAt`, or granted within the call). */
+  announce(startedAt?: number): void {
+    this.end.announce(this.owner.events, this, startedAt);
+  }
+
   extend(ttlMs: number = this.ttlMs): Promise<void> {
     validateMs('ttlMs', ttlMs, 1, { allowInfinity: true });
     if (!this.end.held) return Promise.reject(this.lostOrReleased());
     this.ttlMs = ttlMs;
     this.schedule(ttlMs);
+    this.end.extended();
     return Promise.resolve();
   }
 
@@ -58,7 +71,7 @@ class MemoryLease implements LockLease {
     if (this.end.lost) return Promise.reject(this.lostOrReleased());
     if (this.end.release()) {
       this.expiry?.unsubscribe();
-      this.locks.handOff(this);
+      this.owner.handOff(this);
     }
     return Promise.resolve();
   }
@@ -67,7 +80,7 @@ class MemoryLease implements LockLease {
   lose(reason: string): void {
     this.expiry?.unsubscribe();
     if (this.end.lose(new LockLostError(this.key, `lock "${this.key}" was lost: ${reason}`))) {
-      this.locks.handOff(this);
+      this.owner.handOff(this);
     }
   }
 
@@ -78,7 +91,7 @@ class MemoryLease implements LockLease {
   private schedule(ttlMs: number): void {
     this.expiry?.unsubscribe();
     if (ttlMs === Number.POSITIVE_INFINITY) return;
-    this.expiry = scheduleOnce(this.scheduler, ttlMs, () => this.lose('TTL expired'));
+    this.expiry = scheduleOnce(this.owner.scheduler, ttlMs, () => this.lose('TTL expired'));
   }
 }
 
@@ -102,12 +115,27 @@ class MemoryLease implements LockLease {
  * try { await build(lease.fence); } finally { await lease.release(); }
  */
 export class MemoryLocks implements LockBackend {
+  /**
+   * Acquires, timeouts, extends, releases and losses of this instance's leases, `at` in
+   * `scheduler` time: hot, no replay. A lease handed over on release is `released` (the old
+   * holder) before `acquired` (the next one); `waitedMs` is 0 for a lock granted at once.
+   */
+  readonly events$: Observable<LockEvent>;
   private readonly scheduler: SchedulerLike;
+  private readonly lockEvents: LockEvents;
+  private readonly owner: LeaseOwner;
   private readonly keys = new Map<string, KeyState>();
   private readonly fences = new Map<string, bigint>();
 
   constructor(config?: MemoryLocksConfig) {
     this.scheduler = resolveScheduler(validateOptions('config', config, ['scheduler']).scheduler);
+    this.lockEvents = new LockEvents(this.scheduler);
+    this.events$ = this.lockEvents.events$;
+    this.owner = {
+      scheduler: this.scheduler,
+      events: this.lockEvents,
+      handOff: (lease) => this.handOff(lease),
+    };
   }
 
   acquire(key: string, options?: AcquireOptions): Promise<LockLease> {
@@ -132,14 +160,18 @@ export class MemoryLocks implements LockBackend {
       }
       const state = this.state(key);
       if (state.holder === undefined && state.queue.length === 0) {
-        subscriber.next(this.grantTo(key, state, ttlMs));
+        const lease = this.grantTo(key, state, ttlMs);
+        lease.announce();
+        subscriber.next(lease);
         subscriber.complete();
         return;
       }
       if (waitMs === 0) {
+        this.lockEvents.timeout(key);
         subscriber.error(new LockTimeoutError(key, 0));
         return;
       }
+      const startedAt = this.scheduler.now();
       let timer: Subscription | undefined;
       const leave = () => {
         const at = state.queue.indexOf(waiter);
@@ -152,6 +184,7 @@ export class MemoryLocks implements LockBackend {
         ttlMs,
         grant: (lease) => {
           leave();
+          lease.announce(startedAt);
           subscriber.next(lease);
           subscriber.complete();
         },
@@ -165,6 +198,7 @@ export class MemoryLocks implements LockBackend {
       if (waitMs !== Number.POSITIVE_INFINITY) {
         timer = scheduleOnce(this.scheduler, waitMs, () => {
           leave();
+          this.lockEvents.timeout(key, startedAt);
           subscriber.error(new LockTimeoutError(key, waitMs));
         });
       }
@@ -194,8 +228,8 @@ export class MemoryLocks implements LockBackend {
     return this.keys.get(key)?.queue.length ?? 0;
   }
 
-  /** Called by a lease that ended: passes the lock to the first waiter, FIFO. @internal */
-  handOff(lease: MemoryLease): void {
+  /** Called by a lease that ended: passes the lock to the first waiter, FIFO. */
+  private handOff(lease: MemoryLease): void {
     const state = this.keys.get(lease.key);
     if (state === undefined || state.holder !== lease) return;
     state.holder = undefined;
@@ -211,7 +245,7 @@ export class MemoryLocks implements LockBackend {
   private grantTo(key: string, state: KeyState, ttlMs: number): MemoryLease {
     const fence = (this.fences.get(key) ?? 0n) + 1n;
     this.fences.set(key, fence);
-    const lease = new MemoryLease(this, key, fence, ttlMs, this.scheduler);
+    const lease = new MemoryLease(this.owner, key, fence, ttlMs);
     state.holder = lease;
     return lease;
   }

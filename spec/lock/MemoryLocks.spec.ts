@@ -1,7 +1,8 @@
 import { MemoryLocks } from '../../lib/lock/MemoryLocks.js';
-import { lockConformance } from './conformance.js';
+import { lockConformance, type LockHarness } from './conformance.js';
+import { lockEventsConformance } from './eventsConformance.js';
 
-lockConformance('MemoryLocks', async () => {
+async function harness(): Promise<LockHarness> {
   const locks = new MemoryLocks();
   return {
     client: () => locks,
@@ -14,4 +15,7 @@ lockConformance('MemoryLocks', async () => {
     settleMs: 10,
     close: async () => undefined,
   };
-});
+}
+
+lockConformance('MemoryLocks', harness);
+lockEventsConformance('MemoryLocks', harness);
