@@ -1,6 +1,9 @@
-import { BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { BehaviorSubject, Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { ConcurrencyLimit, Permit, PermitOutcome } from '../fanout/ConcurrencyLimit.js';
+import { EventStream } from '../internal/EventStream.js';
+import { resolveScheduler } from '../internal/scheduler.js';
 import { validateInteger, validateNumber, validateOptions } from '../internal/validate.js';
+import type { ConcurrencyLimiterEvent } from './limiterEvents.js';
 
 /** Options of {@link AdaptiveLimiter} (unknown keys are rejected at creation). */
 export interface AdaptiveLimiterConfig {
@@ -14,9 +17,11 @@ export interface AdaptiveLimiterConfig {
   increase?: number;
   /** The limit is multiplied by this (and rounded down) on 'dropped', in (0, 1) (default 0.9). */
   decreaseFactor?: number;
+  /** Clock of `events$` (`at`, `released.durationMs`); default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
 }
 
-const CONFIG_KEYS = ['initial', 'min', 'max', 'increase', 'decreaseFactor'] as const;
+const CONFIG_KEYS = ['initial', 'min', 'max', 'increase', 'decreaseFactor', 'scheduler'] as const;
 
 /**
  * An AIMD (additive increase, multiplicative decrease) concurrency limit, the rule of TCP
@@ -45,6 +50,7 @@ const CONFIG_KEYS = ['initial', 'min', 'max', 'increase', 'decreaseFactor'] as c
  * const limiter = new AdaptiveLimiter({ initial: 10, min: 1, max: 200 });
  * requests$.pipe(fanOut((req) => callService(req), { concurrency: limiter }));
  * limiter.limit$.subscribe((limit) => metrics.gauge('limit', limit));
+ * limiter.events$.subscribe((event) => log.debug(event)); // { type: 'limit', limit: 5, previous: 4, at }
  */
 export class AdaptiveLimiter implements ConcurrencyLimit {
   readonly min: number;
@@ -56,11 +62,21 @@ export class AdaptiveLimiter implements ConcurrencyLimit {
   private epoch = 0;
   private readonly limitSubject: BehaviorSubject<number>;
   private readonly availableSubject = new Subject<void>();
+  private readonly scheduler: SchedulerLike;
+  private readonly events: EventStream<ConcurrencyLimiterEvent>;
 
   /** The limit now, then every change. */
   readonly limit$: Observable<number>;
   /** Emits after every release and every raise of the limit: `tryAcquire` may succeed again. */
   readonly available$: Observable<void> = this.availableSubject.asObservable();
+  /**
+   * What the limiter decides, as it decides it (hot, no replay; `at` is `scheduler.now()`):
+   * `rejected` when `tryAcquire` returns null; `released {outcome, durationMs}` when a permit
+   * comes back, then `limit {limit, previous}` if that release changed the limit (before
+   * `limit$` and `available$` emit). Only permits taken while someone subscribed report
+   * `released`: the start time is read only then, so an unobserved limiter reads no clock.
+   */
+  readonly events$: Observable<ConcurrencyLimiterEvent>;
 
   constructor(config: AdaptiveLimiterConfig) {
     const {
@@ -69,6 +85,7 @@ export class AdaptiveLimiter implements ConcurrencyLimit {
       max,
       increase = 1,
       decreaseFactor = 0.9,
+      scheduler,
     } = validateOptions('AdaptiveLimiter config', config, CONFIG_KEYS);
     this.min = validateInteger('min', min, 1);
     this.max = validateInteger('max', max, this.min);
@@ -83,6 +100,9 @@ export class AdaptiveLimiter implements ConcurrencyLimit {
       validateInteger('initial', initial, this.min, { max: this.max }),
     );
     this.limit$ = this.limitSubject.asObservable();
+    this.scheduler = resolveScheduler(scheduler);
+    this.events = new EventStream(this.scheduler);
+    this.events$ = this.events.events$;
   }
 
   /** The current maximum number of permits out at once. */
@@ -97,17 +117,25 @@ export class AdaptiveLimiter implements ConcurrencyLimit {
 
   /** A permit, or null when `inflight >= limit`. Release it with the work's outcome. */
   tryAcquire(): Permit | null {
-    if (this.inflightCount >= this.limit) return null;
+    if (this.inflightCount >= this.limit) {
+      if (this.events.observed) this.events.emit({ type: 'rejected' });
+      return null;
+    }
     this.inflightCount++;
     // The limit this permit filled (0 if it did not): a success raises only that same limit.
     const filled = this.inflightCount >= this.limit ? this.limit : 0;
     const epoch = this.epoch;
+    // Taken while unobserved: no start time, so it reports no `released`.
+    const start = this.events.observed ? this.scheduler.now() : undefined;
     let released = false;
     return {
       release: (outcome: PermitOutcome) => {
         if (released) return;
         released = true;
         this.inflightCount--;
+        if (start !== undefined && this.events.observed) {
+          this.events.emit({ type: 'released', outcome, durationMs: this.scheduler.now() - start });
+        }
         if (outcome === 'success' && filled === this.limit)
           this.setLimit(this.limit + this.increase);
         else if (outcome === 'dropped' && epoch === this.epoch) {
@@ -121,6 +149,8 @@ export class AdaptiveLimiter implements ConcurrencyLimit {
 
   private setLimit(wanted: number): void {
     const limit = Math.min(this.max, Math.max(this.min, wanted));
-    if (limit !== this.limit) this.limitSubject.next(limit);
+    if (limit === this.limit) return;
+    if (this.events.observed) this.events.emit({ type: 'limit', limit, previous: this.limit });
+    this.limitSubject.next(limit);
   }
 }

@@ -1,7 +1,9 @@
 import { BehaviorSubject, Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { ConcurrencyLimit, Permit, PermitOutcome } from '../fanout/ConcurrencyLimit.js';
+import { EventStream } from '../internal/EventStream.js';
 import { resolveScheduler } from '../internal/scheduler.js';
 import { validateInteger, validateNumber, validateOptions } from '../internal/validate.js';
+import type { ConcurrencyLimiterEvent } from './limiterEvents.js';
 
 /** Options of {@link GradientLimiter} (unknown keys are rejected at creation). */
 export interface GradientLimiterConfig {
@@ -19,7 +21,7 @@ export interface GradientLimiterConfig {
   queueSize?: number;
   /** Windows (of `limit` samples each) in the long-term latency average (default 600). */
   longWindow?: number;
-  /** Clock for call latencies (default `asyncScheduler`). */
+  /** Clock for call latencies and `events$` (default `asyncScheduler`). */
   scheduler?: SchedulerLike;
 }
 
@@ -82,11 +84,20 @@ export class GradientLimiter implements ConcurrencyLimit {
   private window = { samples: 0, rttSum: 0, inflight: 0 };
   private readonly limitSubject: BehaviorSubject<number>;
   private readonly availableSubject = new Subject<void>();
+  private readonly events: EventStream<ConcurrencyLimiterEvent>;
 
   /** The limit now, then every change. */
   readonly limit$: Observable<number>;
   /** Emits after every release: `tryAcquire` may succeed again. */
   readonly available$: Observable<void> = this.availableSubject.asObservable();
+  /**
+   * What the limiter decides, as it decides it (hot, no replay; `at` is `scheduler.now()`):
+   * `rejected` when `tryAcquire` returns null; `released {outcome, durationMs}` when a permit
+   * comes back, then `limit {limit, previous}` if the window that release closed changed the
+   * limit (before `limit$` and `available$` emit). As with `AdaptiveLimiter`, only permits taken
+   * while someone subscribed report `released`.
+   */
+  readonly events$: Observable<ConcurrencyLimiterEvent>;
 
   constructor(config: GradientLimiterConfig) {
     const options = validateOptions('GradientLimiter config', config, CONFIG_KEYS);
@@ -107,6 +118,8 @@ export class GradientLimiter implements ConcurrencyLimit {
     this.estimate = validateInteger('initial', options.initial, this.min, { max: this.max });
     this.limitSubject = new BehaviorSubject(this.estimate);
     this.limit$ = this.limitSubject.asObservable();
+    this.events = new EventStream(this.scheduler);
+    this.events$ = this.events.events$;
   }
 
   /** The current maximum number of permits out at once. */
@@ -121,16 +134,26 @@ export class GradientLimiter implements ConcurrencyLimit {
 
   /** A permit, or null when `inflight >= limit`. Release it when the call ends. */
   tryAcquire(): Permit | null {
-    if (this.inflightCount >= this.limit) return null;
+    if (this.inflightCount >= this.limit) {
+      if (this.events.observed) this.events.emit({ type: 'rejected' });
+      return null;
+    }
     const inflight = ++this.inflightCount;
     const start = this.scheduler.now();
+    // Same rule as AdaptiveLimiter (which has no start time otherwise): report only the permits
+    // taken while observed, so a subscriber never sees a release of a permit it did not see go.
+    const reported = this.events.observed;
     let released = false;
     return {
       release: (outcome: PermitOutcome) => {
         if (released) return;
         released = true;
         this.inflightCount--;
-        if (outcome !== 'ignored') this.sample(this.scheduler.now() - start, inflight);
+        const elapsed = this.scheduler.now() - start;
+        if (reported && this.events.observed) {
+          this.events.emit({ type: 'released', outcome, durationMs: elapsed });
+        }
+        if (outcome !== 'ignored') this.sample(elapsed, inflight);
         this.availableSubject.next();
       },
     };
@@ -159,6 +182,8 @@ export class GradientLimiter implements ConcurrencyLimit {
     const next = this.estimate * (1 - this.smoothing) + wanted * this.smoothing;
     this.estimate = Math.min(this.max, Math.max(this.min, next));
     const limit = Math.floor(this.estimate);
-    if (limit !== this.limit) this.limitSubject.next(limit);
+    if (limit === this.limit) return;
+    if (this.events.observed) this.events.emit({ type: 'limit', limit, previous: this.limit });
+    this.limitSubject.next(limit);
   }
 }

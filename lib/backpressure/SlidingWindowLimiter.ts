@@ -1,4 +1,5 @@
-import type { SchedulerLike } from 'rxjs';
+import type { Observable, SchedulerLike } from 'rxjs';
+import { EventStream } from '../internal/EventStream.js';
 import { resolveScheduler } from '../internal/scheduler.js';
 import {
   MAX_TIMER_MS,
@@ -6,6 +7,7 @@ import {
   validateNumber,
   validateOptions,
 } from '../internal/validate.js';
+import type { RateLimiterEvent } from './limiterEvents.js';
 import type { RateLimiter } from './RateLimiter.js';
 
 /** Options of {@link SlidingWindowLimiter}. */
@@ -14,7 +16,7 @@ export interface SlidingWindowLimiterConfig {
   limit: number;
   /** Window length in milliseconds, > 0 and <= 2^31 − 1 (the longest timer a queue can wait). */
   windowMs: number;
-  /** Clock (`scheduler.now()`); default `asyncScheduler`. */
+  /** Clock (`scheduler.now()`, also `at` of `events$`); default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
 
@@ -111,11 +113,33 @@ export class WindowRing implements RateLimiter {
  * const limiter = new SlidingWindowLimiter({ limit: 100, windowMs: 1_000 });
  * if (limiter.tryAcquire()) send(request);
  * else reply(429, { retryAfterMs: limiter.msUntilNext() });
+ * limiter.events$.subscribe((e) => e.type === 'rejected' && log.warn(e)); // { retryAfterMs, at }
  */
 export class SlidingWindowLimiter extends WindowRing {
+  private readonly events: EventStream<RateLimiterEvent>;
+  /**
+   * One event per `tryAcquire`, emitted before it returns (hot, no replay; `at` is
+   * `scheduler.now()`): `admitted`, or `rejected {retryAfterMs}` with what `msUntilNext()` says
+   * then. No `key`. Unobserved, `tryAcquire` pays one branch and builds nothing.
+   */
+  readonly events$: Observable<RateLimiterEvent>;
+
   constructor(config: SlidingWindowLimiterConfig) {
     const options = validateOptions('SlidingWindowLimiter config', config, CONFIG_KEYS);
     const [limit, windowMs] = validateWindowLimit(options.limit, options.windowMs);
-    super(limit, windowMs, resolveScheduler(options.scheduler));
+    const scheduler = resolveScheduler(options.scheduler);
+    super(limit, windowMs, scheduler);
+    this.events = new EventStream(scheduler);
+    this.events$ = this.events.events$;
+  }
+
+  override tryAcquire(): boolean {
+    const admitted = super.tryAcquire();
+    if (this.events.observed) {
+      this.events.emit(
+        admitted ? { type: 'admitted' } : { type: 'rejected', retryAfterMs: this.msUntilNext() },
+      );
+    }
+    return admitted;
   }
 }

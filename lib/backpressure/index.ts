@@ -8,3 +8,4 @@ export { AdaptiveLimiter } from './AdaptiveLimiter.js';
 export type { AdaptiveLimiterConfig } from './AdaptiveLimiter.js';
 export { GradientLimiter } from './GradientLimiter.js';
 export type { GradientLimiterConfig } from './GradientLimiter.js';
+export type { ConcurrencyLimiterEvent, RateLimiterEvent } from './limiterEvents.js';
