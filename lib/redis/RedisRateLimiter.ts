@@ -1,6 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
-import { asyncScheduler } from 'rxjs';
+import { asyncScheduler, type Observable } from 'rxjs';
+import type { RateLimiterEvent } from '../backpressure/limiterEvents.js';
 import type { AsyncRateLimiter, RateLimitDecision } from '../backpressure/RateLimiter.js';
+import { EventStream } from '../internal/EventStream.js';
 import {
   MAX_TIMER_MS,
   validateInteger,
@@ -79,6 +81,7 @@ return {1, 0, now}
  * const limiter = new RedisRateLimiter(new Redis(url), { limit: 100, windowMs: 60_000 });
  * const { allowed, retryAfterMs } = await limiter.tryAcquire(`user:${userId}`);
  * // or as an operator: jobs$.pipe(rateLimit({ limiter: limiter.forKey('jobs'), overflow: 'queue' }))
+ * limiter.events$.subscribe((e) => e.type === 'rejected' && log.info(e)); // { key, retryAfterMs, at }
  */
 export class RedisRateLimiter {
   readonly limit: number;
@@ -87,6 +90,18 @@ export class RedisRateLimiter {
   /** The script's ARGV (limit, window µs, ttl ms), as strings once rather than per call. */
   private readonly argv: readonly [string, string, string];
   private readonly runner: ScriptRunner;
+  private readonly events = new EventStream<RateLimiterEvent>(asyncScheduler);
+  /**
+   * One event per decision, of `tryAcquire(key)` and of every `forKey(key)` limiter alike, with
+   * `key` set: `admitted` or `rejected {retryAfterMs}`, emitted when Redis's answer arrives,
+   * before the caller's promise resolves (so in the order the answers came, which for calls in
+   * flight together need not be the order they were made). `at` is `asyncScheduler.now()`
+   * (this process's `Date.now()` when the answer was read), not the Redis `TIME` that decided:
+   * that is `serverTimeUs` on the decision. A call that fails (`BackendUnavailableError`,
+   * `BackendRejectedError`) made no decision and emits nothing: its error goes to the caller.
+   * Hot, no replay; unobserved, a decision builds nothing more.
+   */
+  readonly events$: Observable<RateLimiterEvent> = this.events.events$;
 
   constructor(redis: Redis | Cluster, config: RedisRateLimiterConfig) {
     if (!isRedisClient(redis))
@@ -115,7 +130,13 @@ export class RedisRateLimiter {
     validateNonEmptyString('key', key);
     const reply = await this.runner.run(SCRIPT, [this.prefix + key], this.argv);
     const [allowed, waitUs, nowUs] = reply as [number, number, number];
-    return { allowed: allowed === 1, retryAfterMs: waitUs / 1000, serverTimeUs: nowUs };
+    const retryAfterMs = waitUs / 1000;
+    if (this.events.observed) {
+      this.events.emit(
+        allowed === 1 ? { type: 'admitted', key } : { type: 'rejected', retryAfterMs, key },
+      );
+    }
+    return { allowed: allowed === 1, retryAfterMs, serverTimeUs: nowUs };
   }
 
   /** This limiter bound to one key, for `rateLimit({ limiter })`. */
