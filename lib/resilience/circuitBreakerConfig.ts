@@ -8,6 +8,7 @@ import {
   validateOneOf,
   validateOptions,
 } from '../internal/validate.js';
+import type { CircuitPhase } from './circuitBreakerTypes.js';
 
 /** The failure-rate window: the last `size` calls, or the last `ms` milliseconds. */
 export type CircuitWindow =
@@ -100,41 +101,44 @@ const alwaysFailure = (): boolean => true;
 
 /** Checks a `CircuitBreakerConfig` (throwing TypeError/RangeError naming option and value). */
 export function resolveBreakerConfig(config: CircuitBreakerConfig | undefined): BreakerSettings {
-  const c = validateOptions('CircuitBreaker config', config, CONFIG_KEYS);
-  const window = c.window === undefined ? undefined : validateWindow(c.window);
+  const options = validateOptions('CircuitBreaker config', config, CONFIG_KEYS);
+  const window = options.window === undefined ? undefined : validateWindow(options.window);
   const failureRate =
-    c.failureRate === undefined
+    options.failureRate === undefined
       ? 0.5
-      : validateNumber('failureRate', c.failureRate, { min: 0, max: 1, exclusiveMin: true });
-  if (!window) requireWindowFor(c);
+      : validateNumber('failureRate', options.failureRate, { min: 0, max: 1, exclusiveMin: true });
+  if (!window) requireWindowFor(options);
   return {
-    scheduler: resolveScheduler(c.scheduler),
+    scheduler: resolveScheduler(options.scheduler),
     window,
     failureThreshold:
-      c.failureThreshold !== undefined
-        ? validateInteger('failureThreshold', c.failureThreshold, 1)
+      options.failureThreshold !== undefined
+        ? validateInteger('failureThreshold', options.failureThreshold, 1)
         : window
           ? Number.POSITIVE_INFINITY
           : 5,
     failureRate,
-    minimumCalls: validateMinimumCalls(c.minimumCalls, window),
-    openMs: validateOpenMs(c.openMs ?? 10_000),
-    halfOpenMaxCalls: validateInteger('halfOpenMaxCalls', c.halfOpenMaxCalls ?? 1, 1),
-    successThreshold: validateInteger('successThreshold', c.successThreshold ?? 1, 1),
-    halfOpenMaxMs: validateDuration('halfOpenMaxMs', c.halfOpenMaxMs),
-    slowCallMs: validateDuration('slowCallMs', c.slowCallMs),
+    minimumCalls: validateMinimumCalls(options.minimumCalls, window),
+    openMs: validateOpenMs(options.openMs ?? 10_000),
+    halfOpenMaxCalls: validateInteger('halfOpenMaxCalls', options.halfOpenMaxCalls ?? 1, 1),
+    successThreshold: validateInteger('successThreshold', options.successThreshold ?? 1, 1),
+    halfOpenMaxMs: validateDuration('halfOpenMaxMs', options.halfOpenMaxMs),
+    slowCallMs: validateDuration('slowCallMs', options.slowCallMs),
     isFailure:
-      c.isFailure === undefined ? alwaysFailure : validateFunction('isFailure', c.isFailure),
-    initialState: c.initialState === undefined ? undefined : validateSnapshot(c.initialState),
+      options.isFailure === undefined
+        ? alwaysFailure
+        : validateFunction('isFailure', options.isFailure),
+    initialState:
+      options.initialState === undefined ? undefined : validateSnapshot(options.initialState),
   };
 }
 
 /** failureRate and minimumCalls mean nothing without a window: say which was given, and its value. */
-function requireWindowFor(c: CircuitBreakerConfig): void {
+function requireWindowFor(options: CircuitBreakerConfig): void {
   for (const name of ['failureRate', 'minimumCalls'] as const) {
-    if (c[name] !== undefined) {
+    if (options[name] !== undefined) {
       throw new TypeError(
-        `${name} ${c[name]} needs a window ({ type: 'count', size } or ` +
+        `${name} ${options[name]} needs a window ({ type: 'count', size } or ` +
           `{ type: 'time', ms, buckets }), got no window`,
       );
     }
@@ -217,4 +221,43 @@ function validateSnapshot(snapshot: CircuitBreakerSnapshot): CircuitBreakerSnaps
     openings,
     halfOpenAt: validateNumber('initialState.halfOpenAt', loose.halfOpenAt),
   };
+}
+
+/** The phase and openings a snapshot restores (closed without one; half-open with no trial). */
+export function restorePhase(snapshot: CircuitBreakerSnapshot | undefined): {
+  phase: CircuitPhase;
+  openings: number;
+} {
+  if (snapshot === undefined || snapshot.state === 'closed') {
+    return { phase: { kind: 'closed' }, openings: 0 };
+  }
+  const phase: CircuitPhase =
+    snapshot.state === 'open'
+      ? { kind: 'open', halfOpenAt: snapshot.halfOpenAt }
+      : { kind: 'half-open', trials: 0, successes: 0, deadline: Number.POSITIVE_INFINITY };
+  return { phase, openings: snapshot.openings };
+}
+
+/**
+ * The snapshot of a phase. An isolated circuit is saved as an ordinary opening of `openMs` from
+ * now (isolation handles do not outlive the process).
+ */
+export function snapshotOf(
+  phase: CircuitPhase,
+  openings: number,
+  settings: Pick<BreakerSettings, 'openMs' | 'scheduler'>,
+): CircuitBreakerSnapshot {
+  switch (phase.kind) {
+    case 'closed':
+      return { state: 'closed' };
+    case 'half-open':
+      return { state: 'half-open', openings };
+    case 'open':
+      return { state: 'open', openings, halfOpenAt: phase.halfOpenAt };
+    case 'isolated': {
+      const isolatedOpenings = Math.max(1, openings);
+      const halfOpenAt = settings.scheduler.now() + settings.openMs(isolatedOpenings);
+      return { state: 'open', openings: isolatedOpenings, halfOpenAt };
+    }
+  }
 }

@@ -31,7 +31,7 @@ export interface CircuitBreakerOperatorConfig<T> {
  * `BrokenCircuitError` (or switches to the fallback) without subscribing to the source. An
  * error is recorded, then rethrown or replaced by the fallback; completion (or the first value,
  * with `successOn: 'first-value'`) is recorded as success; unsubscribing before either returns
- * the permit and records nothing.
+ * the permit and records nothing. Its calls report on the breaker's `events$` as `execute`'s do.
  *
  * Behaves like `defer` + `catchError`, written as one Observable with one subscriber object per
  * call (no SafeSubscriber, no closures) because it sits on every request.
@@ -58,13 +58,13 @@ export function circuitBreaker<T>(
   if (!(breaker instanceof CircuitBreaker)) {
     throw new TypeError('circuitBreaker needs a CircuitBreaker instance');
   }
-  const c = validateOptions('circuitBreaker config', config, ['fallback', 'successOn']);
+  const options = validateOptions('circuitBreaker config', config, ['fallback', 'successOn']);
   const fallback =
-    c.fallback === undefined
+    options.fallback === undefined
       ? null
-      : validateFunction<(error: unknown) => ObservableInput<T>>('fallback', c.fallback);
+      : validateFunction<(error: unknown) => ObservableInput<T>>('fallback', options.fallback);
   const onFirstValue =
-    validateOneOf('successOn', c.successOn ?? 'complete', ['complete', 'first-value']) ===
+    validateOneOf('successOn', options.successOn ?? 'complete', ['complete', 'first-value']) ===
     'first-value';
 
   return (source) =>
@@ -118,7 +118,7 @@ class BreakerCall<T> extends Subscription implements Observer<T> {
       this.destination.error(error);
       return;
     }
-    this.breaker.onFailure(this.permit, error);
+    this.breaker.onFailure(this.permit, error, this.startedAt);
     fail(this.destination, error, this.fallback);
   }
 

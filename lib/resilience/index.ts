@@ -1,6 +1,7 @@
 export { CircuitBreaker } from './CircuitBreaker.js';
 export type {
   CircuitBreakerConfig,
+  CircuitBreakerEvent,
   CircuitBreakerSnapshot,
   CircuitBreakerStats,
   CircuitState,

@@ -1,4 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
+import type { CircuitWindow } from './circuitBreakerConfig.js';
 
 /**
  * Pre-aggregated outcome counts for the failure-rate rule. Totals are kept up to date on every
@@ -14,6 +15,28 @@ export interface OutcomeWindow {
   /** Drops what has aged out (time windows) so `calls` and `failures` are current. */
   settle(): void;
   clear(): void;
+}
+
+/** The window a (validated) `window` option describes; null without one. */
+export function createOutcomeWindow(
+  window: CircuitWindow | undefined,
+  scheduler: SchedulerLike,
+): OutcomeWindow | null {
+  if (window === undefined) return null;
+  return window.type === 'count'
+    ? new CountWindow(window.size)
+    : new TimeWindow(window.ms, window.buckets, scheduler);
+}
+
+/** The rate rule: the window holds `minimumCalls` calls and `failureRate` of them failed. */
+export function rateReached(
+  window: OutcomeWindow | null,
+  minimumCalls: number,
+  failureRate: number,
+): boolean {
+  return (
+    window !== null && window.calls >= minimumCalls && window.failures >= failureRate * window.calls
+  );
 }
 
 /** The last `size` calls: a ring of one byte per call. */
