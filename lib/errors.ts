@@ -4,20 +4,39 @@
  * (`isLockLostError(e)`) that also recognises an instance from a second copy of the package.
  */
 
+import { serializeError, type SerializedError } from './errorChain.js';
+
 /** Base class of every error raised by rxjs-concurrency. */
 export class ConcurrencyError extends Error {
   override readonly name: string = 'ConcurrencyError';
-  /** Stable, machine-readable identifier, e.g. `'ERR_LOCK_LOST'`. */
+  /** Stable, machine-readable identifier, e.g. `'ERR_RXC_LOCK_LOST'`. */
   readonly code: string;
 
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
+
+  /**
+   * `{ name, code, message, ...context, cause }`: the class's typed fields (`key`, `fence` and
+   * `term` as decimal strings, `retryAfterMs`, `state`, …) and the cause chain written the same
+   * way (a plain Error as `{ name, message, code? }`), cycle-safe. `JSON.stringify(err)` uses it.
+   */
+  toJSON(): SerializedError {
+    return serializeError(this, isConcurrencyError) as SerializedError;
+  }
 }
 
 function hasCode(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
+}
+
+/** The type guard of an error class: its instances, or any error carrying its code. */
+function guardOf<C extends (abstract new (...args: never[]) => Error) & { readonly code: string }>(
+  ErrorClass: C,
+): (e: unknown) => e is InstanceType<C> {
+  return (e: unknown): e is InstanceType<C> =>
+    e instanceof ErrorClass || hasCode(e, ErrorClass.code);
 }
 
 /** True for any error raised by this library. */
@@ -39,8 +58,8 @@ export class BufferOverflowError extends ConcurrencyError {
     super(BufferOverflowError.code, message);
   }
 }
-export const isBufferOverflowError = (e: unknown): e is BufferOverflowError =>
-  e instanceof BufferOverflowError || hasCode(e, BufferOverflowError.code);
+/** True for a {@link BufferOverflowError}, also one from a second copy of this package. */
+export const isBufferOverflowError = /* @__PURE__ */ guardOf(BufferOverflowError);
 
 /** A rate limiter refused a value and the overflow policy is `'error'`. */
 export class RateLimitExceededError extends ConcurrencyError {
@@ -54,8 +73,8 @@ export class RateLimitExceededError extends ConcurrencyError {
     super(RateLimitExceededError.code, message);
   }
 }
-export const isRateLimitExceededError = (e: unknown): e is RateLimitExceededError =>
-  e instanceof RateLimitExceededError || hasCode(e, RateLimitExceededError.code);
+/** True for a {@link RateLimitExceededError}, also one from a second copy of this package. */
+export const isRateLimitExceededError = /* @__PURE__ */ guardOf(RateLimitExceededError);
 
 /** The circuit breaker is open (or half-open with every trial slot taken). */
 export class BrokenCircuitError extends ConcurrencyError {
@@ -71,8 +90,8 @@ export class BrokenCircuitError extends ConcurrencyError {
     super(BrokenCircuitError.code, message);
   }
 }
-export const isBrokenCircuitError = (e: unknown): e is BrokenCircuitError =>
-  e instanceof BrokenCircuitError || hasCode(e, BrokenCircuitError.code);
+/** True for a {@link BrokenCircuitError}, also one from a second copy of this package. */
+export const isBrokenCircuitError = /* @__PURE__ */ guardOf(BrokenCircuitError);
 
 /** A worker thread died while it held this item. The pool has replaced the worker. */
 export class WorkerCrashedError extends ConcurrencyError {
@@ -85,8 +104,8 @@ export class WorkerCrashedError extends ConcurrencyError {
     super(WorkerCrashedError.code, message, options);
   }
 }
-export const isWorkerCrashedError = (e: unknown): e is WorkerCrashedError =>
-  e instanceof WorkerCrashedError || hasCode(e, WorkerCrashedError.code);
+/** True for a {@link WorkerCrashedError}, also one from a second copy of this package. */
+export const isWorkerCrashedError = /* @__PURE__ */ guardOf(WorkerCrashedError);
 
 /** A lock was not acquired within `waitMs`. */
 export class LockTimeoutError extends ConcurrencyError {
@@ -100,23 +119,26 @@ export class LockTimeoutError extends ConcurrencyError {
     super(LockTimeoutError.code, message);
   }
 }
-export const isLockTimeoutError = (e: unknown): e is LockTimeoutError =>
-  e instanceof LockTimeoutError || hasCode(e, LockTimeoutError.code);
+/** True for a {@link LockTimeoutError}, also one from a second copy of this package. */
+export const isLockTimeoutError = /* @__PURE__ */ guardOf(LockTimeoutError);
 
 /** A held lock can no longer be proven valid (expired, deleted, lease revoked, backend gone). */
 export class LockLostError extends ConcurrencyError {
   static readonly code = 'ERR_RXC_LOCK_LOST';
   override readonly name = 'LockLostError';
+  /** The fence of the lost lease, when the backend knew it. */
+  declare readonly fence?: bigint;
   constructor(
     readonly key: string,
     message = `lock "${key}" was lost`,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; fence?: bigint },
   ) {
     super(LockLostError.code, message, options);
+    if (options?.fence !== undefined) this.fence = options.fence;
   }
 }
-export const isLockLostError = (e: unknown): e is LockLostError =>
-  e instanceof LockLostError || hasCode(e, LockLostError.code);
+/** True for a {@link LockLostError}, also one from a second copy of this package. */
+export const isLockLostError = /* @__PURE__ */ guardOf(LockLostError);
 
 /** A lease-backed session (etcd lease, Redis key TTL) expired under a waiter or holder. */
 export class SessionExpiredError extends ConcurrencyError {
@@ -126,8 +148,8 @@ export class SessionExpiredError extends ConcurrencyError {
     super(SessionExpiredError.code, message, options);
   }
 }
-export const isSessionExpiredError = (e: unknown): e is SessionExpiredError =>
-  e instanceof SessionExpiredError || hasCode(e, SessionExpiredError.code);
+/** True for a {@link SessionExpiredError}, also one from a second copy of this package. */
+export const isSessionExpiredError = /* @__PURE__ */ guardOf(SessionExpiredError);
 
 /** An operation was cancelled through its `AbortSignal`. */
 export class AbortedError extends ConcurrencyError {
@@ -137,8 +159,8 @@ export class AbortedError extends ConcurrencyError {
     super(AbortedError.code, message, options);
   }
 }
-export const isAbortedError = (e: unknown): e is AbortedError =>
-  e instanceof AbortedError || hasCode(e, AbortedError.code);
+/** True for a {@link AbortedError}, also one from a second copy of this package. */
+export const isAbortedError = /* @__PURE__ */ guardOf(AbortedError);
 
 /** Redis or etcd could not be reached within the configured timeouts. Retryable. */
 export class BackendUnavailableError extends ConcurrencyError {
@@ -152,19 +174,22 @@ export class BackendUnavailableError extends ConcurrencyError {
     super(BackendUnavailableError.code, message, options);
   }
 }
-export const isBackendUnavailableError = (e: unknown): e is BackendUnavailableError =>
-  e instanceof BackendUnavailableError || hasCode(e, BackendUnavailableError.code);
+/** True for a {@link BackendUnavailableError}, also one from a second copy of this package. */
+export const isBackendUnavailableError = /* @__PURE__ */ guardOf(BackendUnavailableError);
 
 /** A leader-only operation was attempted by a candidate that does not lead. */
 export class NotLeaderError extends ConcurrencyError {
   static readonly code = 'ERR_RXC_NOT_LEADER';
   override readonly name = 'NotLeaderError';
-  constructor(message = 'not the leader', options?: { cause?: unknown }) {
+  /** The term that was no longer led, when known. */
+  declare readonly term?: bigint;
+  constructor(message = 'not the leader', options?: { cause?: unknown; term?: bigint }) {
     super(NotLeaderError.code, message, options);
+    if (options?.term !== undefined) this.term = options.term;
   }
 }
-export const isNotLeaderError = (e: unknown): e is NotLeaderError =>
-  e instanceof NotLeaderError || hasCode(e, NotLeaderError.code);
+/** True for a {@link NotLeaderError}, also one from a second copy of this package. */
+export const isNotLeaderError = /* @__PURE__ */ guardOf(NotLeaderError);
 
 /** An operation did not finish within its deadline. Retryable. */
 export class TimeoutError extends ConcurrencyError {
@@ -178,8 +203,8 @@ export class TimeoutError extends ConcurrencyError {
     super(TimeoutError.code, message, options);
   }
 }
-export const isTimeoutError = (e: unknown): e is TimeoutError =>
-  e instanceof TimeoutError || hasCode(e, TimeoutError.code);
+/** True for a {@link TimeoutError}, also one from a second copy of this package. */
+export const isTimeoutError = /* @__PURE__ */ guardOf(TimeoutError);
 
 /**
  * A backend refused a request as wrong (a type clash on a key, a non-integer counter, a script
@@ -196,8 +221,8 @@ export class BackendRejectedError extends ConcurrencyError {
     super(BackendRejectedError.code, message, options);
   }
 }
-export const isBackendRejectedError = (e: unknown): e is BackendRejectedError =>
-  e instanceof BackendRejectedError || hasCode(e, BackendRejectedError.code);
+/** True for a {@link BackendRejectedError}, also one from a second copy of this package. */
+export const isBackendRejectedError = /* @__PURE__ */ guardOf(BackendRejectedError);
 
 /**
  * A worker script could not load (missing file, syntax error, a throw at load): a configuration
@@ -215,17 +240,19 @@ export class WorkerLoadError extends ConcurrencyError {
     super(WorkerLoadError.code, message, options);
   }
 }
-export const isWorkerLoadError = (e: unknown): e is WorkerLoadError =>
-  e instanceof WorkerLoadError || hasCode(e, WorkerLoadError.code);
+/** True for a {@link WorkerLoadError}, also one from a second copy of this package. */
+export const isWorkerLoadError = /* @__PURE__ */ guardOf(WorkerLoadError);
 
-const transientCodes = new Set<string>([
-  BufferOverflowError.code,
-  RateLimitExceededError.code,
-  BrokenCircuitError.code,
-  WorkerCrashedError.code,
-  LockTimeoutError.code,
-  BackendUnavailableError.code,
-  TimeoutError.code,
+// Literal codes, not the classes' static `code`s: reading those here would keep every error class
+// in every bundle (esbuild cannot drop a module-level read). The errors spec checks they match.
+const transientCodes = /* @__PURE__ */ new Set<string>([
+  'ERR_RXC_BUFFER_OVERFLOW', // BufferOverflowError
+  'ERR_RXC_RATE_LIMIT_EXCEEDED', // RateLimitExceededError
+  'ERR_RXC_BROKEN_CIRCUIT', // BrokenCircuitError
+  'ERR_RXC_WORKER_CRASHED', // WorkerCrashedError
+  'ERR_RXC_LOCK_TIMEOUT', // LockTimeoutError
+  'ERR_RXC_BACKEND_UNAVAILABLE', // BackendUnavailableError
+  'ERR_RXC_TIMEOUT', // TimeoutError
   // Node and libuv network errors
   'ECONNRESET',
   'ECONNREFUSED',

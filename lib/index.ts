@@ -1,5 +1,6 @@
 // Browser-safe core entry: no Node builtins, no ioredis, no etcd3.
 export * from './errors.js';
+export { findError, hasErrorCode, type ErrorMatcher, type SerializedError } from './errorChain.js';
 export * from './fanout/index.js';
 export * from './threads/index.js';
 export * from './state/index.js';

@@ -1,4 +1,8 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as errors from '../lib/errors.js';
 import {
   BrokenCircuitError,
   BufferOverflowError,
@@ -42,5 +46,71 @@ describe('errors', () => {
     expect(isTransient(new LockLostError('k'))).to.equal(false);
     expect(isTransient(new TypeError('bug'))).to.equal(false);
     expect(isTransient(undefined)).to.equal(false);
+  });
+});
+
+describe('errors: the README table', () => {
+  /** An instance of every error class the package exports, built with typical arguments. */
+  const instances: Record<string, Error> = {
+    BufferOverflowError: new errors.BufferOverflowError(4),
+    RateLimitExceededError: new errors.RateLimitExceededError(100),
+    BrokenCircuitError: new errors.BrokenCircuitError('open', 100),
+    WorkerCrashedError: new errors.WorkerCrashedError(),
+    LockTimeoutError: new errors.LockTimeoutError('k', 10),
+    BackendUnavailableError: new errors.BackendUnavailableError('redis'),
+    TimeoutError: new errors.TimeoutError(10),
+    LockLostError: new errors.LockLostError('k'),
+    SessionExpiredError: new errors.SessionExpiredError(),
+    NotLeaderError: new errors.NotLeaderError(),
+    AbortedError: new errors.AbortedError(),
+    BackendRejectedError: new errors.BackendRejectedError('redis'),
+    WorkerLoadError: new errors.WorkerLoadError('w.js'),
+  };
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+  const table = readme.slice(
+    readme.indexOf('<!-- errors-table'),
+    readme.indexOf('<!-- /errors-table'),
+  );
+  const rows = [...table.matchAll(/^\| `(\w+)` +\| `(\w+)` +\| (transient|fatal) +\|/gm)];
+
+  it('lists every exported error class once, with its code', () => {
+    const exported = Object.entries(errors)
+      .filter(([, value]) => typeof value === 'function' && 'code' in value)
+      .map(([name]) => name)
+      .sort();
+    expect(rows.map(([, name]) => name).sort()).to.deep.equal(exported);
+    expect(Object.keys(instances).sort()).to.deep.equal(exported);
+    for (const [, name, code] of rows) {
+      expect((errors as unknown as Record<string, { code: string }>)[name].code).to.equal(code);
+    }
+  });
+
+  it('grades each as isTransient / isFatal do, for instances and for bare codes', () => {
+    for (const [, name, code, grade] of rows) {
+      const transient = grade === 'transient';
+      expect(isTransient(instances[name]), name).to.equal(transient);
+      expect(errors.isFatal(instances[name]), name).to.equal(!transient);
+      // A copy from another package version carries only the code.
+      expect(isTransient(Object.assign(new Error('copy'), { code })), code).to.equal(transient);
+    }
+  });
+
+  it('isFatal is the complement of isTransient for every input', () => {
+    const anyError = fc.oneof(
+      fc.anything(),
+      fc.constantFrom(...Object.values(instances)),
+      fc
+        .record({
+          code: fc.constantFrom('ECONNRESET', 'EPERM', 'ERR_RXC_TIMEOUT'),
+          msg: fc.string(),
+        })
+        .map(({ code, msg }) => Object.assign(new Error(msg), { code })),
+    );
+    fc.assert(
+      fc.property(anyError, fc.boolean(), (e, wrap) => {
+        const err = wrap ? new Error('outer', { cause: e }) : e;
+        expect(errors.isFatal(err)).to.equal(!isTransient(err));
+      }),
+    );
   });
 });
