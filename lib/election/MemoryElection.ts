@@ -1,12 +1,28 @@
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, type SchedulerLike, type Subscriber } from 'rxjs';
 import { NotLeaderError } from '../errors.js';
+import { EventStream } from '../internal/EventStream.js';
+import { resolveScheduler } from '../internal/scheduler.js';
 import { validateMs, validateNonEmptyString, validateOptions } from '../internal/validate.js';
-import type { CampaignOptions, Candidacy, ElectionBackend, Leader } from './ElectionBackend.js';
+import type {
+  CampaignOptions,
+  Candidacy,
+  ElectionBackend,
+  ElectionEvent,
+  Leader,
+} from './ElectionBackend.js';
+import { TermEvents } from './internal/TermEvents.js';
+
+/** Options of {@link MemoryElection}. */
+export interface MemoryElectionConfig {
+  /** Clock of the `at` of {@link MemoryElection.events$}. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
 
 interface Candidate {
   readonly id: string;
   value: string;
   readonly subscriber: Subscriber<Candidacy>;
+  readonly events: TermEvents;
   term: bigint;
 }
 
@@ -21,7 +37,8 @@ interface Race {
  * Leader election inside one process or page: candidates line up first come, first served; the
  * head of the line leads until it resigns (unsubscribes). Terms count up per name for the life
  * of the instance. Emissions are synchronous, so it runs in `TestScheduler` virtual time.
- * `ttlMs` is validated and otherwise unused: a candidate in the same process cannot go silent.
+ * `ttlMs` is validated and otherwise unused: a candidate in the same process cannot go silent,
+ * so {@link events$} reports `elected` and `resigned`, never `lost`.
  *
  * ```
  * a: campaign  t-------|        (unsubscribe = resign)
@@ -35,12 +52,25 @@ interface Race {
  * election.campaign('jobs', 'worker-1').pipe(whileLeader(() => interval(1000))).subscribe();
  */
 export class MemoryElection implements ElectionBackend {
+  readonly #events: EventStream<ElectionEvent>;
+  /**
+   * `elected` and `resigned` of this instance's campaigns, `at` from the config's scheduler.
+   * Delivered in the same ordered queue as the other notifications: `elected` before the
+   * observers and the winner hear of the new term, `resigned` before the next leader's `elected`.
+   */
+  readonly events$: Observable<ElectionEvent>;
   private readonly races = new Map<string, Race>();
   private readonly terms = new Map<string, bigint>();
   private nextId = 0;
   /** Notifications run in order from one loop, never nested, so re-entrant calls are safe. */
   private readonly outbox: (() => void)[] = [];
   private draining = false;
+
+  constructor(config?: MemoryElectionConfig) {
+    const { scheduler } = validateOptions('config', config, ['scheduler']);
+    this.#events = new EventStream<ElectionEvent>(resolveScheduler(scheduler));
+    this.events$ = this.#events.events$;
+  }
 
   campaign(name: string, candidate: string, options?: CampaignOptions): Observable<Candidacy> {
     validateNonEmptyString('name', name);
@@ -54,6 +84,7 @@ export class MemoryElection implements ElectionBackend {
         id: `${name}/${++this.nextId}`,
         value: candidate,
         subscriber,
+        events: new TermEvents(this.#events, name, candidate),
         term: 0n,
       };
       race.candidates.push(self);
@@ -63,6 +94,8 @@ export class MemoryElection implements ElectionBackend {
       return () => {
         const index = race.candidates.indexOf(self);
         if (index >= 0) race.candidates.splice(index, 1);
+        if (race.leader?.id === self.id && this.#events.observed)
+          this.send(() => self.events.resigned(self.term));
         this.settle(name, race);
       };
     });
@@ -102,6 +135,7 @@ export class MemoryElection implements ElectionBackend {
       const term = (this.terms.get(name) ?? 0n) + 1n;
       this.terms.set(name, term);
       head.term = term;
+      if (this.#events.observed) this.send(() => head.events.elected(term));
       this.announce(race, { id: head.id, value: head.value, term });
       this.send(() => head.subscriber.next(this.candidacy(name, head, true)));
     }

@@ -4,9 +4,10 @@ export type {
   CampaignOptions,
   Candidacy,
   ElectionBackend,
+  ElectionEvent,
   Leader,
   Leadership,
 } from './ElectionBackend.js';
-export { MemoryElection } from './MemoryElection.js';
+export { MemoryElection, type MemoryElectionConfig } from './MemoryElection.js';
 export { leaderChanges } from './leaderChanges.js';
 export { whileLeader } from './whileLeader.js';
