@@ -4,9 +4,12 @@ import type {
   CampaignOptions,
   Candidacy,
   ElectionBackend,
+  ElectionEvent,
   Leader,
 } from '../election/ElectionBackend.js';
+import { TermEvents } from '../election/internal/TermEvents.js';
 import { NotLeaderError } from '../errors.js';
+import { EventStream } from '../internal/EventStream.js';
 import { resolveScheduler } from '../internal/scheduler.js';
 import { validateMs, validateNonEmptyString, validateOptions } from '../internal/validate.js';
 import { ElectionChannels } from './ElectionChannels.js';
@@ -83,6 +86,15 @@ function commandTimeout(options: RedisElectionConfig): number {
  * election.campaign('cron', os.hostname()).pipe(whileLeader((term) => runCron(term))).subscribe();
  */
 export class RedisElection implements ElectionBackend {
+  readonly #events: EventStream<ElectionEvent>;
+  /**
+   * Terms won, resigned and lost by this instance's campaigns, `at` from `scheduler` (the clock
+   * of leadership validity). `elected` comes just before the campaign's `isLeader: true`, `lost`
+   * (a `SessionExpiredError`: validity ran out, with the last renewal's error as `cause`, or the
+   * key was gone at a renewal) just before its `isLeader: false`; `resigned` during the
+   * unsubscribe, before the resignation reaches Redis.
+   */
+  readonly events$: Observable<ElectionEvent>;
   private readonly prefix: string;
   private readonly ttlMs: number;
   private readonly scheduler: SchedulerLike;
@@ -102,6 +114,8 @@ export class RedisElection implements ElectionBackend {
     this.commandTimeoutMs = commandTimeout(options);
     this.runner = new ScriptRunner(redis, ELECTION_SCRIPTS, this.commandTimeoutMs, this.scheduler);
     this.channels = new ElectionChannels(redis);
+    this.#events = new EventStream<ElectionEvent>(this.scheduler);
+    this.events$ = this.#events.events$;
   }
 
   campaign(name: string, candidate: string, options?: CampaignOptions): Observable<Candidacy> {
@@ -117,6 +131,7 @@ export class RedisElection implements ElectionBackend {
       keys: electionKeys(this.prefix, name),
       candidate,
       ttlMs: validateMs('ttlMs', ttlMs, MIN_TTL_MS),
+      events: new TermEvents(this.#events, name, candidate),
       candidacy: (token: string, isLeader: boolean, term: bigint) =>
         this.candidacy(context.keys, token, isLeader, term),
       resign: (token: string) => this.resign(context.keys, token),

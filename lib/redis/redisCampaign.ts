@@ -1,6 +1,9 @@
 import type { SchedulerLike, Subscriber, Subscription, TeardownLogic } from 'rxjs';
 import { v4 as uuid } from 'uuid';
 import type { Candidacy } from '../election/ElectionBackend.js';
+import type { TermEvents } from '../election/internal/TermEvents.js';
+import { SessionExpiredError } from '../errors.js';
+import { driftAllowanceMs } from '../internal/LeaseValidity.js';
 import { LeaseValidity } from '../internal/LeaseValidity.js';
 import { scheduleOnce } from '../internal/scheduler.js';
 import type { ElectionChannels } from './ElectionChannels.js';
@@ -21,6 +24,8 @@ export interface CampaignContext {
   readonly keys: ElectionKeys;
   readonly candidate: string;
   readonly ttlMs: number;
+  /** The election's `events$` for this campaign's name and candidate. */
+  readonly events: TermEvents;
   candidacy(token: string, isLeader: boolean, term: bigint): Candidacy;
   /** Compare-and-delete of the leader key, best effort (it expires anyway). */
   resign(token: string): void;
@@ -40,6 +45,8 @@ export interface CampaignContext {
  *   an outage and leads again once Redis answers, instead of ending with an error.
  * - A follower tries again when a leader resigns (a '' message), when the leader's key would
  *   expire (a crashed leader publishes nothing) and when the subscription is re-established.
+ * - `events$`: `elected` just before the `isLeader: true` emission, `lost` (a
+ *   `SessionExpiredError`) just before the `isLeader: false` one, `resigned` on unsubscribe.
  */
 export function subscribeCampaign(
   ctx: CampaignContext,
@@ -62,6 +69,8 @@ class CampaignRun {
   private again = false;
   private recheck: Subscription | undefined;
   private renewal: Subscription | undefined;
+  /** Why the last renewal got no answer: the cause of a `lost` when validity then runs out. */
+  private renewError: unknown;
 
   constructor(
     private readonly ctx: CampaignContext,
@@ -78,6 +87,8 @@ class CampaignRun {
     this.attempt(); // at once, not after SUBSCRIBE: a dead Redis must not leave the campaign silent
     return () => {
       this.closed = true;
+      // isValid() runs lose() (a `lost` event) if validity ran out before this unsubscribe.
+      if (this.leading && this.validity!.isValid()) this.ctx.events.resigned(this.term);
       this.recheck?.unsubscribe();
       this.renewal?.unsubscribe();
       this.validity?.disarm();
@@ -104,11 +115,12 @@ class CampaignRun {
   }
 
   /** Leadership can no longer be proven: say so first, then clean up and run again. */
-  private readonly lose = (): void => {
+  private readonly lose = (why: () => SessionExpiredError = this.expired): void => {
     if (!this.leading) return;
     this.leading = false;
     this.validity?.disarm();
     this.renewal?.unsubscribe();
+    this.ctx.events.lost(this.term, why);
     this.emit();
     this.ctx.resign(this.token);
     this.token = uuid();
@@ -125,12 +137,24 @@ class CampaignRun {
     runner.run(RENEW, [keys.leader], [renewing, String(ttlMs)]).then(
       (ok) => {
         if (this.closed || !this.leading || this.token !== renewing) return;
-        if (ok !== 1) return this.lose(); // the key is gone or someone else's
+        if (ok !== 1) return this.lose(this.taken); // the key is gone or someone else's
+        this.renewError = undefined;
         proof.confirm(sentAt, ttlMs); // a reply too late to prove anything changes nothing
       },
-      () => undefined, // the validity timer decides
+      (e: unknown) => void (this.renewError = e), // the validity timer decides
     );
     this.scheduleRenewal();
+  };
+
+  private readonly taken = (): SessionExpiredError => {
+    const { keys } = this.ctx;
+    return new SessionExpiredError(`leader key ${keys.leader} of term ${this.term} is gone`);
+  };
+
+  private readonly expired = (): SessionExpiredError => {
+    const { keys, ttlMs } = this.ctx;
+    const message = `leadership of ${keys.leader} term ${this.term}: no renewal confirmed within the TTL less ${driftAllowanceMs(ttlMs)} ms`;
+    return new SessionExpiredError(message, { cause: this.renewError });
   };
 
   private win(sentAt: number, raw: string, trying: string): void {
@@ -144,9 +168,11 @@ class CampaignRun {
     this.leading = true;
     this.term = parseLeader(raw)!.term;
     this.validity = proof;
+    this.renewError = undefined;
     this.recheck?.unsubscribe();
     proof.arm();
     this.scheduleRenewal();
+    this.ctx.events.elected(this.term);
     this.emit();
   }
 
