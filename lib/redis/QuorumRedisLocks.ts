@@ -1,162 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { SchedulerLike, Subscription } from 'rxjs';
-import {
-  AbortedError,
-  BackendUnavailableError,
-  isBackendUnavailableError,
-  LockTimeoutError,
-} from '../errors.js';
+import { AbortedError, LockTimeoutError } from '../errors.js';
 import { scheduleOnce } from '../internal/scheduler.js';
-import { validateMs } from '../internal/validate.js';
+import type { LockEvents } from '../lock/LeaseEnd.js';
 import type { LockLease } from '../lock/LockBackend.js';
-import { luaScript, ScriptRunner } from './ScriptRunner.js';
+import { QuorumLease } from './internal/QuorumLease.js';
+import { ACQUIRE, EXTEND, RATCHET, RELEASE, type QuorumKeys } from './internal/quorumScripts.js';
+import { collectVotes, unavailableError, type Ballot, type Tally } from './internal/quorumVote.js';
+import { ScriptRunner } from './ScriptRunner.js';
 import type { RedisLocksSettings } from './SingleRedisLocks.js';
-import { MIN_TTL_MS, TimedLease } from './TimedLease.js';
 import { WaitLoop } from './WaitLoop.js';
 import { WakeHub } from './WakeHub.js';
 
-/**
- * Server time in ms, and the first waiter (by ticket, then id) whose entry has not expired;
- * expired entries at the head are dropped. KEYS[q] = queue (zset id → ticket), KEYS[w] = waiters
- * (hash id → entry expiry in server ms).
- */
-const QUEUE = (q: number, w: number) => `
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function live_head()
-  local first = redis.call('ZRANGE', KEYS[${q}], 0, 0)
-  if #first == 0 then return nil end
-  local now = now_ms()
-  while #first > 0 do
-    if tonumber(redis.call('HGET', KEYS[${w}], first[1]) or '0') > now then return first[1] end
-    redis.call('ZREM', KEYS[${q}], first[1])
-    redis.call('HDEL', KEYS[${w}], first[1])
-    first = redis.call('ZRANGE', KEYS[${q}], 0, 0)
-  end
-  return nil
-end
-`;
-
-/**
- * KEYS: lock key, fence counter, queue, waiters. ARGV: token, ttl ms, waiter id, ticket (client
- * ms at the start of the wait; '' for a single try), entry ttl ms. With neither a holder nor a
- * queue the key is taken at once. Otherwise a waiter joins the queue (or refreshes its entry)
- * with its ticket, the same on every server, so every server orders waiters alike, and the key
- * is taken only if it is free and the caller is the first live waiter (a single try: nobody
- * waits). Taking is `SET NX PX` plus an INCR of the fence counter, seeded from server time in µs
- * when it starts over. Returns {1, fence}, or {0, holder's token or '', 1 if a waiter is ahead
- * else 0}. Fences travel as strings (GET), exact beyond 2^53.
- */
-const ACQUIRE = luaScript(`
-local function take()
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  if redis.call('INCR', KEYS[2]) == 1 then
-    local t = redis.call('TIME')
-    redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
-    redis.call('INCR', KEYS[2])
-  end
-  return {1, redis.call('GET', KEYS[2])}
-end
-if redis.call('EXISTS', KEYS[1], KEYS[3]) == 0 then return take() end
-${QUEUE(3, 4)}
-if ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[3])
-  redis.call('HSET', KEYS[4], ARGV[3], now_ms() + tonumber(ARGV[5]))
-  redis.call('PEXPIRE', KEYS[3], ARGV[5])
-  redis.call('PEXPIRE', KEYS[4], ARGV[5])
-end
-local holder = redis.call('GET', KEYS[1])
-if holder then return {0, holder, 0} end
-local head = live_head()
-if head ~= nil and head ~= ARGV[3] then return {0, '', 1} end
-return take()
-`);
-
-/**
- * KEYS: lock key, fence counter. ARGV: token, fence. While the key holds the token, raises the
- * counter to at least the fence (decimal strings compared by length, then digits). Returns 1 or
- * 0 (not ours).
- */
-const RATCHET = luaScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local current = redis.call('GET', KEYS[2]) or '0'
-if #ARGV[2] > #current or (#ARGV[2] == #current and ARGV[2] > current) then
-  redis.call('SET', KEYS[2], ARGV[2])
-end
-return 1
-`);
-
-/** KEYS: lock key. ARGV: token, ttl ms. Compare-and-pexpire. Returns 1 or 0 (not ours). */
-const EXTEND = luaScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`);
-
-/**
- * KEYS: lock key, queue, waiters. ARGV: token, wake channel, waiter id, '1' to leave the queue.
- * Compare-and-delete (nothing more while nobody queues); then, if the key is free, wakes the
- * first live waiter (PUBLISH of its id) unless that is the caller. Returns 1, or 0 if the key did
- * not hold the token.
- */
-const RELEASE = luaScript(`
-local ours = redis.call('GET', KEYS[1]) == ARGV[1]
-if ours and redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-${QUEUE(2, 3)}
-if ours then redis.call('DEL', KEYS[1]) end
-if ARGV[4] == '1' then
-  redis.call('ZREM', KEYS[2], ARGV[3])
-  redis.call('HDEL', KEYS[3], ARGV[3])
-end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  local head = live_head()
-  if head ~= nil and head ~= ARGV[3] then redis.call('PUBLISH', ARGV[2], head) end
-end
-if ours then return 1 end
-return 0
-`);
-
 /** Upper bound of the first random back-off after a split vote; it doubles per repeat. */
 const SPLIT_JITTER_MS = 20;
-
-interface QuorumKeys {
-  /** The lock key alone (extend). */
-  lock: [string];
-  /** The lock key, its fence counter, queue and waiters (acquire, ratchet). */
-  fenced: [string, string, string, string];
-  /** The lock key, its queue and waiters (release, leave). */
-  queued: [string, string, string];
-  channel: string;
-}
 
 /** A waiting acquire: its place in every server's queue. */
 interface Waiter {
   id: string;
   /** Client time in ms when the wait began: the same order key on every server. */
   ticket: string;
-}
-
-/** One server's answer in a {@link Tally}. */
-interface Ballot {
-  server: number;
-  reply: unknown;
-}
-
-/** The answers of one parallel call, as far as they were in when it was decided. */
-interface Tally {
-  yes: Ballot[];
-  no: Ballot[];
-  errors: Error[];
-  /** Servers that had not answered yet. */
-  pending: number;
-  /** Every server's answer, once all are in (each call has its deadline, so it settles). */
-  complete: Promise<Tally>;
 }
 
 /** The outcome of one acquire round. */
@@ -241,6 +105,7 @@ export class QuorumRedisLocks {
   private readonly recheckMs: number;
   /** @internal */
   readonly scheduler: SchedulerLike;
+  private readonly events: LockEvents;
 
   constructor(clients: readonly Redis[], config: RedisLocksSettings) {
     if (new Set(clients).size !== clients.length) {
@@ -253,6 +118,7 @@ export class QuorumRedisLocks {
     this.prefix = prefix;
     this.recheckMs = recheckMs;
     this.scheduler = scheduler;
+    this.events = config.events;
     this.majority = Math.floor(clients.length / 2) + 1;
     this.spare = clients.length - this.majority;
     const scripts = [ACQUIRE, RATCHET, EXTEND, RELEASE];
@@ -269,8 +135,9 @@ export class QuorumRedisLocks {
     if (signal?.aborted) {
       return Promise.reject(new AbortedError(`acquire of lock "${key}" aborted`));
     }
-    if (waitMs === 0) return this.tryOnce(key, ttlMs);
-    return this.wait(key, ttlMs, waitMs, signal);
+    const startedAt = this.scheduler.now();
+    if (waitMs === 0) return this.tryOnce(key, ttlMs, startedAt);
+    return this.wait(key, ttlMs, { waitMs, signal, startedAt });
   }
 
   /** Closes the pub/sub connections this instance opened and, once idle, its deadline timers. */
@@ -281,8 +148,8 @@ export class QuorumRedisLocks {
 
   /**
    * Sends one call per server (all, or `servers`) and settles once `needed` answers pass
-   * `accept`, or once too many refusals and failures make that impossible; later answers only
-   * go into the tally's `complete`. Never rejects. @internal
+   * `accept`, or once too many refusals and failures make that impossible (`collectVotes`).
+   * Never rejects. @internal
    */
   vote(
     call: (runner: ScriptRunner) => Promise<unknown>,
@@ -290,41 +157,13 @@ export class QuorumRedisLocks {
     servers: readonly number[] = this.runners.map((_, i) => i),
     needed = this.majority,
   ): Promise<Tally> {
-    return new Promise((resolve) => {
-      // The running count goes on after the decision, for `complete`; the decision gets a copy.
-      const all: Omit<Tally, 'complete'> = { yes: [], no: [], errors: [], pending: servers.length };
-      let decided = false;
-      const decide = () => {
-        decided = true;
-        resolve({ ...all, yes: [...all.yes], no: [...all.no], errors: [...all.errors], complete });
-      };
-      const count = (update: () => void) => {
-        all.pending--;
-        update();
-        const refused = all.no.length + all.errors.length;
-        if (decided) return;
-        if (all.yes.length >= needed || refused > servers.length - needed || !all.pending) decide();
-      };
-      const counted = servers.map((server) =>
-        call(this.runners[server]).then(
-          (reply) => count(() => (accept(reply) ? all.yes : all.no).push({ server, reply })),
-          (e: Error) => count(() => all.errors.push(e)),
-        ),
-      );
-      const complete: Promise<Tally> = Promise.all(counted).then(() => ({ ...all, complete }));
-      if (servers.length === 0) decide();
-    });
+    const votes = servers.map((server) => ({ server, reply: call(this.runners[server]) }));
+    return collectVotes(votes, accept, needed);
   }
 
   /** The error for a vote that failed for lack of answers: a non-transient one if any. @internal */
   unavailable(errors: readonly Error[]): Error {
-    const hard = errors.find((e) => !isBackendUnavailableError(e));
-    if (hard) return hard;
-    return new BackendUnavailableError(
-      'redis',
-      `${errors.length} of ${this.runners.length} redis servers failed: ${errors[0]?.message}`,
-      { cause: errors[0] },
-    );
+    return unavailableError(errors, this.runners.length);
   }
 
   private keys(key: string): QuorumKeys {
@@ -339,10 +178,14 @@ export class QuorumRedisLocks {
     };
   }
 
-  private async tryOnce(key: string, ttlMs: number): Promise<LockLease> {
+  private async tryOnce(key: string, ttlMs: number, startedAt: number): Promise<LockLease> {
     const outcome = await this.attempt(key, ttlMs);
-    if (outcome.kind === 'acquired') return outcome.lease;
+    if (outcome.kind === 'acquired') {
+      outcome.lease.announce(this.events, startedAt);
+      return outcome.lease;
+    }
     if (outcome.kind === 'failed') throw outcome.error;
+    this.events.timeout(key, startedAt);
     throw new LockTimeoutError(key, 0);
   }
 
@@ -363,8 +206,8 @@ export class QuorumRedisLocks {
     const taken = votes.yes.length >= this.majority;
     if (taken) {
       const fence = await this.ratchet(keys, token, votes.yes);
-      const lease =
-        fence === undefined ? undefined : new QuorumLease(this, key, keys, token, id, fence, ttlMs);
+      const claim = { key, keys, token, waiterId: id, ttlMs };
+      const lease = fence === undefined ? undefined : new QuorumLease(this, claim, fence);
       // A majority that answered past the proof's validity (a pause) proves nothing: undo, retry.
       if (lease?.confirm(sentAt, ttlMs)) return { kind: 'acquired', lease };
     }
@@ -445,25 +288,26 @@ export class QuorumRedisLocks {
   private wait(
     key: string,
     ttlMs: number,
-    waitMs: number,
-    signal: AbortSignal | undefined,
+    { waitMs, signal, startedAt }: { waitMs: number; signal?: AbortSignal; startedAt: number },
   ): Promise<LockLease> {
     return new Promise<LockLease>((resolve, reject) => {
       const keys = this.keys(key);
       const { channel } = keys;
-      const waiter: Waiter = { id: randomUUID(), ticket: String(this.scheduler.now()) };
+      const waiter: Waiter = { id: randomUUID(), ticket: String(startedAt) };
       const stops: (() => void)[] = [];
       const listening = new Set<WakeHub>();
       let splits = 0;
       let rounds = 0;
       let backoff: Subscription | undefined;
-      const loop: WaitLoop<QuorumLease> = new WaitLoop(
+      const loop: WaitLoop<QuorumLease> = new WaitLoop<QuorumLease>(
         {
           key,
           waitMs,
           recheckMs: this.recheckMs,
           signal,
           scheduler: this.scheduler,
+          events: this.events,
+          startedAt,
           round: async () => {
             backoff?.unsubscribe();
             backoff = undefined;
@@ -519,60 +363,5 @@ export class QuorumRedisLocks {
       loop.start();
       loop.run();
     });
-  }
-}
-
-/** A quorum lease: extend and release are votes of all servers. */
-class QuorumLease extends TimedLease {
-  constructor(
-    private readonly locks: QuorumRedisLocks,
-    key: string,
-    private readonly keys: QuorumKeys,
-    private readonly token: string,
-    /** Its queue entries, dropped by the release. */
-    private readonly waiterId: string,
-    fence: bigint,
-    ttlMs: number,
-  ) {
-    super(key, fence, ttlMs, locks.scheduler);
-  }
-
-  async extend(ttlMs: number = this.ttlMs): Promise<void> {
-    validateMs('ttlMs', ttlMs, MIN_TTL_MS);
-    this.assertHeld();
-    const sentAt = this.scheduler.now();
-    const votes = await this.locks.vote(
-      (runner) => runner.run(EXTEND, this.keys.lock, [this.token, String(ttlMs)]),
-      (reply) => reply === 1,
-    );
-    this.assertHeld();
-    if (votes.yes.length < this.locks.majority) {
-      if (votes.no.length <= this.locks.spare) throw this.locks.unavailable(votes.errors);
-      this.lose('the key no longer holds this lease on a majority of servers');
-      throw this.endedError();
-    }
-    if (!this.confirm(sentAt, ttlMs)) {
-      throw new BackendUnavailableError('redis', 'the extend was confirmed past its own validity');
-    }
-    this.ttlMs = ttlMs;
-  }
-
-  protected async doRelease(): Promise<void> {
-    this.expireIfDue();
-    const wasLost = this.end.lost;
-    // Even a lost lease sends the compare-and-delete: it frees only keys still holding our token.
-    const votes = this.locks.vote(
-      (runner) =>
-        runner.run(RELEASE, this.keys.queued, [this.token, this.keys.channel, this.waiterId, '1']),
-      (reply) => reply === 1,
-    );
-    if (wasLost) throw this.endedError();
-    const { yes, no, errors } = await votes;
-    if (yes.length < this.locks.majority && no.length > this.locks.spare) {
-      this.lose('the key no longer holds this lease on a majority of servers');
-      throw this.endedError();
-    }
-    this.finish();
-    if (yes.length < this.locks.majority) throw this.locks.unavailable(errors); // keys expire by TTL
   }
 }

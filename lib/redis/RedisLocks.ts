@@ -1,11 +1,13 @@
 import type { Cluster, Redis } from 'ioredis';
-import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
 import { resolveScheduler } from '../internal/scheduler.js';
 import { validateMs, validateOptions } from '../internal/validate.js';
+import { LockEvents } from '../lock/LeaseEnd.js';
 import {
   resolveAcquireOptions,
   type AcquireOptions,
   type LockBackend,
+  type LockEvent,
   type LockLease,
 } from '../lock/LockBackend.js';
 import { QuorumRedisLocks } from './QuorumRedisLocks.js';
@@ -113,6 +115,15 @@ export interface RedisLocksConfig {
  *   .subscribe();
  */
 export class RedisLocks implements LockBackend {
+  /**
+   * Acquires, timeouts, extends, releases and losses of this instance's leases (not other
+   * clients'), `at` in `scheduler` time: hot, no replay. `waitedMs` runs from the acquire call to
+   * the lease reaching the caller, round trips included; `extended` comes for every confirmed
+   * extend, also the one a handed-off lease makes to reach its full TTL. While it is observed,
+   * a lease's expiry timer runs from its grant, so `lost` comes at expiry without a `lost$`
+   * subscriber.
+   */
+  readonly events$: Observable<LockEvent>;
   private readonly impl: SingleRedisLocks | QuorumRedisLocks;
 
   constructor(redis: Redis | Cluster | readonly Redis[], config?: RedisLocksConfig) {
@@ -127,11 +138,15 @@ export class RedisLocks implements LockBackend {
     if (typeof prefix !== 'string') {
       throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
     }
+    const scheduler = resolveScheduler(options.scheduler ?? asyncScheduler);
+    const events = new LockEvents(scheduler);
+    this.events$ = events.events$;
     const settings: RedisLocksSettings = {
       prefix,
       commandTimeoutMs: validateMs('commandTimeoutMs', options.commandTimeoutMs ?? 2000, 1),
       recheckMs: validateMs('recheckMs', options.recheckMs ?? 1000, 1),
-      scheduler: resolveScheduler(options.scheduler ?? asyncScheduler),
+      scheduler,
+      events,
     };
     this.impl =
       clients.length > 1

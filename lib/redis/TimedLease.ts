@@ -1,7 +1,7 @@
 import { Observable, type SchedulerLike } from 'rxjs';
 import { LockLostError } from '../errors.js';
 import { LeaseValidity } from '../internal/LeaseValidity.js';
-import { LeaseEnd } from '../lock/LeaseEnd.js';
+import { LeaseEnd, type LockEvents } from '../lock/LeaseEnd.js';
 import type { LockLease } from '../lock/LockBackend.js';
 
 /**
@@ -17,7 +17,7 @@ export const MIN_TTL_MS = 10;
  * proof: a reply that came too late (a server pause) never makes a lease. The expiry timer runs
  * only once someone subscribes to `lost$` (lock$ does); until then extend and release read the
  * clock themselves, so a lease nobody watches costs no timer. Subclasses send the extend and
- * release calls. Internal.
+ * release calls, and report a confirmed extend with `end.extended()`. Internal.
  *
  * @example
  * class MyLease extends TimedLease {
@@ -59,6 +59,16 @@ export abstract class TimedLease implements LockLease {
    */
   confirm(sentAt: number, provenTtlMs: number): boolean {
     return this.end.held && this.validity.confirm(sentAt, provenTtlMs);
+  }
+
+  /**
+   * The lease reaches its caller now (its acquire began at `startedAt`): reported on `events`
+   * from here on. While they are observed the expiry timer runs from now, so `lost` comes at
+   * expiry even if nobody subscribes to `lost$`. @internal
+   */
+  announce(events: LockEvents, startedAt: number): void {
+    this.end.announce(events, this, startedAt);
+    if (events.observed && this.end.held && this.validity.isValid()) this.validity.arm();
   }
 
   abstract extend(ttlMs?: number): Promise<void>;

@@ -1,6 +1,7 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { AbortedError, isBackendUnavailableError, LockTimeoutError } from '../errors.js';
 import { scheduleOnce } from '../internal/scheduler.js';
+import type { LockEvents } from '../lock/LeaseEnd.js';
 
 /** Options of {@link WaitLoop}. */
 export interface WaitLoopOptions {
@@ -9,6 +10,10 @@ export interface WaitLoopOptions {
   recheckMs: number;
   signal: AbortSignal | undefined;
   scheduler: SchedulerLike;
+  /** Where the outcome is reported: the lease `acquired`, a `LockTimeoutError` as `timeout`. */
+  events: LockEvents;
+  /** When the acquire began (scheduler time), for `waitedMs`. */
+  startedAt: number;
   /**
    * One acquire attempt. It ends the wait through `succeed` / `fail`; a rejection with a
    * `BackendUnavailableError` keeps waiting (it becomes the error of a later timeout), any other
@@ -23,7 +28,9 @@ export interface WaitLoopOptions {
  * The bookkeeping every Redis waiter shares: rounds run one at a time (asking for one while
  * another is in flight runs it right after), a round every `recheckMs` whatever else happens
  * (lost wake-ups, expired holders), and the end of the wait by `waitMs` (`LockTimeoutError`, or
- * the last `BackendUnavailableError`) or `signal` (`AbortedError`). Internal.
+ * the last `BackendUnavailableError`) or `signal` (`AbortedError`). The lease it resolves with is
+ * announced on `events` (only that one: a lease a round gets after the wait ended reaches nobody),
+ * a `LockTimeoutError` is reported as `timeout`. Internal.
  *
  * @example
  * new Promise<Lease>((resolve, reject) => {
@@ -31,7 +38,7 @@ export interface WaitLoopOptions {
  *   loop.start();
  * });
  */
-export class WaitLoop<L> {
+export class WaitLoop<L extends { announce(events: LockEvents, startedAt: number): void }> {
   /** True once the wait has ended (acquired, failed, timed out or aborted). */
   finished = false;
   private busy = false;
@@ -75,11 +82,15 @@ export class WaitLoop<L> {
 
   succeed(lease: L): void {
     if (!this.end(undefined)) return;
+    lease.announce(this.options.events, this.options.startedAt);
     this.resolve(lease);
   }
 
   fail(error: Error): void {
     if (!this.end(error)) return;
+    if (error instanceof LockTimeoutError) {
+      this.options.events.timeout(this.options.key, this.options.startedAt);
+    }
     this.reject(error);
   }
 

@@ -3,6 +3,7 @@ import { Cluster, Redis } from 'ioredis';
 import { isAbortedError, isBackendUnavailableError } from '../../lib/errors.js';
 import { RedisLocks } from '../../lib/redis/RedisLocks.js';
 import { lockConformance, type LockHarness } from '../lock/conformance.js';
+import { lockEventsConformance } from '../lock/eventsConformance.js';
 import { sleep } from '../lock/support.js';
 import { sharedRedis, startRedis, startRedisCluster } from '../support/servers.js';
 
@@ -34,6 +35,11 @@ function harness(connect: () => Redis | Cluster, stop?: () => Promise<void>): Lo
 }
 
 lockConformance('RedisLocks (single redis-server)', async () => {
+  const { url } = await sharedRedis();
+  return harness(() => new Redis(url));
+});
+
+lockEventsConformance('RedisLocks (single redis-server)', async () => {
   const { url } = await sharedRedis();
   return harness(() => new Redis(url));
 });

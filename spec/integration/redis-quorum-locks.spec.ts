@@ -12,7 +12,8 @@ import {
 } from '../../lib/errors.js';
 import type { LockLease } from '../../lib/lock/LockBackend.js';
 import { RedisLocks, type RedisLocksConfig } from '../../lib/redis/RedisLocks.js';
-import { lockConformance } from '../lock/conformance.js';
+import { lockConformance, type LockHarness } from '../lock/conformance.js';
+import { lockEventsConformance } from '../lock/eventsConformance.js';
 import { sleep } from '../lock/support.js';
 import { startRedis, type RedisServer } from '../support/servers.js';
 
@@ -53,7 +54,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
-lockConformance('RedisLocks quorum (3 redis-servers)', async () => {
+async function quorumHarness(): Promise<LockHarness> {
   const t = await trio();
   return {
     client: () => t.locks({ prefix: 'conf:' }),
@@ -66,7 +67,10 @@ lockConformance('RedisLocks quorum (3 redis-servers)', async () => {
     settleMs: 50,
     close: t.close,
   };
-});
+}
+
+lockConformance('RedisLocks quorum (3 redis-servers)', quorumHarness);
+lockEventsConformance('RedisLocks quorum (3 redis-servers)', quorumHarness);
 
 describe('RedisLocks quorum specifics (3 real redis-servers)', function () {
   this.timeout(20_000);
