@@ -4,9 +4,17 @@ import type {
   CampaignOptions,
   Candidacy,
   ElectionBackend,
+  ElectionEvent,
   Leader,
 } from '../election/ElectionBackend.js';
-import { isAbortedError, isBackendRejectedError, NotLeaderError } from '../errors.js';
+import { TermEvents } from '../election/internal/TermEvents.js';
+import {
+  isAbortedError,
+  isBackendRejectedError,
+  NotLeaderError,
+  SessionExpiredError,
+} from '../errors.js';
+import { EventStream } from '../internal/EventStream.js';
 import { scheduleOnce } from '../internal/scheduler.js';
 import { validateMs, validateNonEmptyString, validateOptions } from '../internal/validate.js';
 import { resolveEtcdSettings, toEtcdError, unaryDeadline } from './etcdCall.js';
@@ -62,6 +70,15 @@ class RoundOver extends Error {}
  * leaderChanges(election, 'scheduler').subscribe((l) => console.log('leader', l?.value ?? 'none'));
  */
 export class EtcdElection implements ElectionBackend {
+  readonly #events: EventStream<ElectionEvent>;
+  /**
+   * Terms won, resigned and lost by this instance's campaigns, `at` from `scheduler` (the clock
+   * of lease validity). `elected` comes just before the campaign's `isLeader: true`, `lost` just
+   * before its `isLeader: false` (error: the session's `SessionExpiredError` when the lease was
+   * lost, a `SessionExpiredError` when the key was deleted, the watch's error when it failed);
+   * `resigned` during the unsubscribe, before the lease is revoked.
+   */
+  readonly events$: Observable<ElectionEvent>;
   private readonly prefix: string;
   private readonly ttlSeconds: number;
   private readonly callTimeoutMs: number;
@@ -76,6 +93,8 @@ export class EtcdElection implements ElectionBackend {
     this.ttlSeconds = settings.ttlSeconds;
     this.callTimeoutMs = settings.callTimeoutMs;
     this.scheduler = settings.scheduler;
+    this.#events = new EventStream<ElectionEvent>(this.scheduler);
+    this.events$ = this.#events.events$;
   }
 
   campaign(name: string, candidate: string, options?: CampaignOptions): Observable<Candidacy> {
@@ -86,6 +105,7 @@ export class EtcdElection implements ElectionBackend {
     const ttlSeconds =
       ttlMs === undefined ? this.ttlSeconds : Math.ceil(validateMs('ttlMs', ttlMs, 1) / 1000);
     const pfx = `${this.prefix}${name}/`;
+    const events = new TermEvents(this.#events, name, candidate);
     return new Observable<Candidacy>((subscriber) => {
       const stop = new AbortController();
       let emitted: { isLeader: boolean; term: bigint } | undefined;
@@ -99,9 +119,10 @@ export class EtcdElection implements ElectionBackend {
         emitted = { isLeader: leading, term };
         subscriber.next(this.candidacy(key, leading, term, session));
       };
-      const lose = () => {
+      const lose = (why?: () => unknown) => {
         if (!leading) return;
         leading = false;
+        events.lost(term, why);
         emit();
       };
 
@@ -118,7 +139,7 @@ export class EtcdElection implements ElectionBackend {
         const onStop = () => roundOver.abort();
         stop.signal.addEventListener('abort', onStop);
         // Lease loss is judged by the session alone (LeaseValidity): report it at once.
-        const lost = s.lost$.subscribe({ error: () => (lose(), roundOver.abort()) });
+        const lost = s.lost$.subscribe({ error: (e) => (lose(() => e), roundOver.abort()) });
         try {
           key = `${pfx}${s.leaseIdHex}`;
           const txn = await this.client
@@ -154,6 +175,7 @@ export class EtcdElection implements ElectionBackend {
           if (s.state !== 'alive' || roundOver.signal.aborted) throw new RoundOver();
           leading = true;
           term = BigInt(myRev);
+          events.elected(term);
           emit();
           // Lead until our key is deleted (resign elsewhere, operator) or the lease is lost.
           await waitDelete(this.client, key, {
@@ -161,10 +183,14 @@ export class EtcdElection implements ElectionBackend {
             createRevision: myRev,
             callTimeoutMs: this.callTimeoutMs,
             signal: roundOver.signal,
-          }).catch((e: unknown) => {
-            if (!isAbortedError(e)) throw e;
-          });
-          lose();
+          }).then(
+            () => lose(() => new SessionExpiredError(`etcd leader key ${key} was deleted`)),
+            (e: unknown) => {
+              if (isAbortedError(e)) return; // lost (reported) or resigned (the teardown's)
+              lose(() => e);
+              throw e;
+            },
+          );
         } finally {
           lost.unsubscribe();
           stop.signal.removeEventListener('abort', onStop);
@@ -193,6 +219,11 @@ export class EtcdElection implements ElectionBackend {
       void run();
       return () => {
         stop.abort(); // the round's finally revokes the lease: etcd deletes the key
+        // Reads the clock: a lease that ran out meanwhile is reported lost (lost$), not resigned.
+        if (leading && session?.state === 'alive') {
+          leading = false;
+          events.resigned(term);
+        }
         void session?.close().catch(() => undefined);
       };
     });
